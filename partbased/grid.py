@@ -1,0 +1,68 @@
+"""The experiment grid: one point per (dataset, model entry, hyperparameter combination, seed).
+
+Paths come from snakemake's Paramspace, so they read `k~16/beta~0.1/seed~0`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from snakemake.utils import Paramspace
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    dataset: str
+    model: str  # the entry's name (defaults to its family)
+    family: str  # pca | nmf | ae
+    params: str  # Paramspace instance path, e.g. "k~16/seed~0"
+    hyperparams: dict = field(hash=False)  # grid values of this point, seed included (plain Python types)
+    settings: dict = field(hash=False)  # model-wide settings shared by all points of the entry
+
+
+def _python(value):
+    """numpy scalar -> Python scalar (checkpoints and JSON want plain types)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def model_paramspace(entry: dict) -> Paramspace:
+    """Cartesian product of the entry's grid lists and seeds, wrapped once in a Paramspace."""
+    columns = {**entry["grid"], "seed": entry["seeds"]}
+    rows = list(itertools.product(*columns.values()))
+    frame = pd.DataFrame(rows, columns=list(columns))
+    return Paramspace(frame)
+
+
+def image_pixels(dataset: dict) -> int:
+    """Pixels per image of a dataset entry, known before any data is prepared."""
+    side = {"mnist5k": 28, "digits": 8}.get(dataset["source"], dataset.get("size"))
+    return side * side
+
+
+def incompatibility(family: str, hyperparams: dict, dataset: dict) -> str | None:
+    """Why a point cannot run (written down and skipped), or None."""
+    if family == "pca" and hyperparams["k"] > image_pixels(dataset):
+        return f"pca needs k <= pixels per image ({image_pixels(dataset)}), got k={hyperparams['k']}"
+    return None
+
+
+def build_grid(config: dict) -> tuple[list[GridPoint], list[dict]]:
+    """All runnable points of a validated config, and the skipped ones with their reason."""
+    datasets = {d["name"]: d for d in config["datasets"]}
+    points, skipped = [], []
+    for entry in config["models"]:
+        name = entry.get("name", entry["type"])
+        paramspace = model_paramspace(entry)
+        rows = paramspace.dataframe.to_dict("records")
+        for dataset in entry.get("datasets", list(datasets)):
+            for path, row in zip(paramspace.instance_patterns, rows):
+                hyperparams = {k: _python(v) for k, v in row.items()}
+                reason = incompatibility(entry["type"], hyperparams, datasets[dataset])
+                if reason:
+                    skipped.append({"dataset": dataset, "model": name, "params": path, "reason": reason})
+                    continue
+                points.append(GridPoint(dataset, name, entry["type"], path, hyperparams, dict(entry["settings"])))
+    return points, skipped

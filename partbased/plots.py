@@ -1,0 +1,87 @@
+"""Figures: atom grids, reconstructions, and metric-vs-hyperparameter plots read from metrics.csv."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: clusters and CI have no display
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .io import atomic_path
+
+METRICS = {
+    "recon_error": "reconstruction error (test MSE)",
+    "hoyer_codes": "Hoyer sparseness of codes",
+    "hoyer_atoms": "Hoyer sparseness of atoms",
+    "svm_accuracy": "linear-SVM accuracy on codes",
+    "dilation_error": "max-approx. error to dilation",
+    "dilation_error_recon": "dilation error vs dilated reconstructions",
+    "train_seconds": "training seconds",
+}
+
+
+def _save(fig: plt.Figure, path: str | Path, dpi: int) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def _tile(images: np.ndarray, ncols: int) -> plt.Figure:
+    """Images (n, h, w) on a grid, each scaled to its own range (atoms differ in scale)."""
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.9, nrows * 0.9), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img in zip(axes.flat, images):
+        ax.imshow(img, cmap="gray_r", interpolation="nearest")
+    return fig
+
+
+def plot_atoms(atoms: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, n_atoms: int, dpi: int) -> None:
+    """The first n_atoms atoms (rows of the dictionary), as images."""
+    shown = atoms[:n_atoms].reshape(-1, *image_shape)
+    fig = _tile(shown, ncols=min(len(shown), int(math.ceil(math.sqrt(len(shown))))))
+    fig.suptitle(title, fontsize=8)
+    _save(fig, path, dpi)
+
+
+def plot_reconstructions(x: np.ndarray, x_hat: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, dpi: int) -> None:
+    """Originals (top row) above their reconstructions (bottom row)."""
+    n = len(x)
+    fig, axes = plt.subplots(2, n, figsize=(n * 0.9, 2.1), squeeze=False)
+    for j in range(n):
+        for i, img in enumerate((x[j], x_hat[j])):
+            axes[i, j].imshow(img.reshape(image_shape), cmap="gray_r", vmin=0, vmax=max(float(x.max()), 1e-12))
+            axes[i, j].axis("off")
+    axes[0, 0].set_title("original", fontsize=7, loc="left")
+    axes[1, 0].set_title("reconstruction", fontsize=7, loc="left")
+    fig.suptitle(title, fontsize=8)
+    _save(fig, path, dpi)
+
+
+def varied_hyperparams(rows: pd.DataFrame, hyperparams: list[str]) -> list[str]:
+    """The hyperparameters that take more than one value among these rows."""
+    return [h for h in hyperparams if h in rows and rows[h].nunique(dropna=True) > 1]
+
+
+def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, title: str, dpi: int) -> None:
+    """Each metric (rows) against each varied hyperparameter (columns); mean and spread over the rest."""
+    metrics = [m for m in METRICS if m in rows and rows[m].notna().any()]
+    xs = varied_hyperparams(rows, hyperparams) or [h for h in hyperparams if h in rows][:1]
+    fig, axes = plt.subplots(len(metrics), len(xs), figsize=(3.2 * len(xs), 2.2 * len(metrics)), squeeze=False)
+    for i, metric in enumerate(metrics):
+        for j, x in enumerate(xs):
+            ax = axes[i, j]
+            data = rows.assign(**{x: rows[x].astype(str)}) if rows[x].dtype == bool else rows
+            sns.pointplot(data=data, x=x, y=metric, ax=ax, errorbar="sd", native_scale=data[x].dtype.kind in "if")
+            ax.set_ylabel(METRICS[metric], fontsize=7)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path, dpi)

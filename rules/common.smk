@@ -1,0 +1,78 @@
+# Config validation, the grid, and the helper functions the stage files call.
+import os
+from pathlib import Path
+
+# Scripts import the partbased package from this checkout, also inside per-rule conda envs.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
+
+from partbased.config import validate_config
+from partbased.grid import build_grid
+
+validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+
+DATASETS = {d["name"]: d for d in config["datasets"]}
+MODELS = {m.get("name", m["type"]): m for m in config["models"]}
+POINTS, SKIPPED = build_grid(config)
+POINT = {(p.dataset, p.model, p.params): p for p in POINTS}
+MODEL_DATASETS = sorted({(p.dataset, p.model) for p in POINTS})
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    model="|".join(MODELS),
+    params=r"[^/~]+~[^/]+(/[^/~]+~[^/]+)*",
+
+
+def dataset_spec(wildcards):
+    return DATASETS[wildcards.dataset]
+
+
+def point(wildcards):
+    return POINT[(wildcards.dataset, wildcards.model, wildcards.params)]
+
+
+def point_family(wildcards):
+    return point(wildcards).family
+
+
+def point_hyperparams(wildcards):
+    return point(wildcards).hyperparams
+
+
+def point_settings(wildcards):
+    return point(wildcards).settings
+
+
+def point_identity(wildcards):
+    """The leading columns of the point's metrics row."""
+    p = point(wildcards)
+    return {"dataset": p.dataset, "model": p.model, "family": p.family, **p.hyperparams}
+
+
+def point_title(wildcards):
+    return f"{wildcards.model} on {wildcards.dataset}: {wildcards.params}"
+
+
+def model_grid_columns(wildcards):
+    return list(MODELS[wildcards.model]["grid"])
+
+
+def expand_points(pattern):
+    """`pattern` formatted for every runnable grid point."""
+    return [pattern.format(dataset=p.dataset, model=p.model, params=p.params) for p in POINTS]
+
+
+def metrics_rows(wildcards):
+    return expand_points(rules.evaluate_model.output.metrics)
+
+
+def all_targets():
+    return [
+        rules.aggregate_metrics.output.table,
+        rules.list_skipped_points.output.table,
+        *expand_points(rules.plot_point.output.atoms),
+        *expand_points(rules.plot_point.output.reconstructions),
+        *[rules.plot_metrics.output.figure.format(dataset=d, model=m) for d, m in MODEL_DATASETS],
+    ]

@@ -1,0 +1,19 @@
+rule train_model:
+    input:
+        zarr=rules.prepare_dataset.output.zarr,
+    output:
+        checkpoint="results/models/{dataset}/{model}/{params}/model.pt",
+        history="results/models/{dataset}/{model}/{params}/history.csv",
+    params:
+        family=point_family,
+        hyperparams=point_hyperparams,
+        settings=point_settings,
+    threads: 1
+    log:
+        "results/logs/train_model/{dataset}/{model}/{params}.log",
+    benchmark:
+        "results/benchmarks/train_model/{dataset}/{model}/{params}.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_model.py"

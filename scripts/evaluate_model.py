@@ -1,0 +1,36 @@
+"""Evaluate one trained grid point on the test split: one tidy metrics row.
+
+input.zarr, input.checkpoint; output.metrics: one-row CSV (dataset, model, family,
+hyperparameters, seed, metrics, train_seconds); params.point: the point's identity;
+params.evaluation: the evaluation section of the config.
+"""
+
+import pandas as pd
+import torch
+
+from partbased.data import read_split
+from partbased.io import log_to, write_table
+from partbased.metrics import SVMProtocol, evaluate
+from partbased.models import load_model
+
+
+def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, evaluation: dict, threads: int, log_path: str) -> None:
+    log = log_to(log_path)
+    torch.set_num_threads(threads)
+    test = read_split(zarr_path, "test")
+    model = load_model(checkpoint_path)
+    metrics = evaluate(model, test.x, test.labels, test.image_shape, SVMProtocol(**evaluation["svm"]), seed=evaluation["seed"])
+    row = {**point, **metrics, "train_seconds": model.metadata["train_seconds"]}
+    write_table(pd.DataFrame([row]), metrics_path)
+    log.info("metrics: %s", row)
+
+
+main(
+    snakemake.input.zarr,  # noqa: F821
+    snakemake.input.checkpoint,  # noqa: F821
+    snakemake.output.metrics,  # noqa: F821
+    dict(snakemake.params.point),  # noqa: F821
+    dict(snakemake.params.evaluation),  # noqa: F821
+    snakemake.threads,  # noqa: F821
+    snakemake.log[0],  # noqa: F821
+)

@@ -1,0 +1,18 @@
+"""Prepare one dataset: load its source, split train/test with a fixed seed, write the zarr store.
+
+params.spec: the dataset's config entry; output.zarr: the store; log: the rule's log.
+"""
+
+from partbased.data import build_dataset, load_source, write_zarr
+from partbased.io import log_to
+
+
+def main(spec: dict, zarr_path: str, log_path: str) -> None:
+    log = log_to(log_path)
+    images, labels = load_source(spec)
+    dataset = build_dataset(images, labels, test_fraction=spec["test_fraction"], seed=spec["seed"], attrs=spec)
+    write_zarr(dataset, zarr_path)
+    log.info("wrote %s: %d images of %s, labelled=%s", zarr_path, len(images), images.shape[1:], labels is not None)
+
+
+main(dict(snakemake.params.spec), snakemake.output.zarr, snakemake.log[0])  # noqa: F821

@@ -1,0 +1,40 @@
+"""Train one grid point on the train split and save its checkpoint and training history.
+
+input.zarr: dataset store; output.checkpoint / output.history: model.pt and history.csv;
+params.family, params.hyperparams (grid values, seed included), params.settings (model-wide).
+"""
+
+import time
+
+import torch
+
+from partbased.data import read_split
+from partbased.io import log_to, write_table
+from partbased.models import build_model
+
+
+def main(zarr_path: str, checkpoint_path: str, history_path: str, family: str, hyperparams: dict, settings: dict, threads: int, log_path: str) -> None:
+    log = log_to(log_path)
+    torch.set_num_threads(threads)  # the cores Snakemake gave this job, no more
+    train = read_split(zarr_path, "train")
+    model = build_model(family, {**settings, **hyperparams})
+    log.info("training %s %s on %s", family, model.config, train.x.shape)
+    start = time.perf_counter()
+    model.fit(train.x)
+    seconds = time.perf_counter() - start
+    model.metadata.update(train_seconds=seconds, image_shape=list(train.image_shape), n_train=len(train.x))
+    write_table(model.history_frame(), history_path)
+    model.save(checkpoint_path)
+    log.info("done in %.2f s; final history row: %s", seconds, model.history[-1] if model.history else None)
+
+
+main(
+    snakemake.input.zarr,  # noqa: F821
+    snakemake.output.checkpoint,  # noqa: F821
+    snakemake.output.history,  # noqa: F821
+    snakemake.params.family,  # noqa: F821
+    dict(snakemake.params.hyperparams),  # noqa: F821
+    dict(snakemake.params.settings),  # noqa: F821
+    snakemake.threads,  # noqa: F821
+    snakemake.log[0],  # noqa: F821
+)

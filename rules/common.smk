@@ -1,11 +1,7 @@
 # Config validation, the grid, and the helper functions the stage files call.
-import os
+# Scripts find the partbased package through the scripts/partbased link (Snakemake puts
+# scripts/ on their sys.path), so per-rule conda envs need no install of it.
 from pathlib import Path
-
-# Scripts import the partbased package from this checkout, also inside per-rule conda envs.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
-)
 
 from partbased.config import validate_config
 from partbased.grid import build_grid

@@ -7,14 +7,14 @@ hyperparameter, seed, then the metrics.
 import pandas as pd
 
 from partbased.io import log_to, write_table
-from partbased.metrics import METRIC_COLUMNS
+from partbased.metrics import METRIC_KEYS
 
 
 def main(row_paths: list[str], table_path: str, log_path: str) -> None:
     log = log_to(log_path)
     table = pd.concat([pd.read_csv(p) for p in row_paths], ignore_index=True)
     identity = ["dataset", "model", "family"]
-    tail = ["seed", *METRIC_COLUMNS, "train_seconds"]
+    tail = ["seed", *METRIC_KEYS, "train_seconds"]
     hyperparams = [c for c in table.columns if c not in identity + tail]
     table = table[identity + hyperparams + tail].sort_values(identity + hyperparams + ["seed"], kind="stable")
     write_table(table, table_path)

@@ -11,7 +11,6 @@ matplotlib.use("Agg")  # headless: clusters and CI have no display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from .io import atomic_path
 
@@ -71,17 +70,28 @@ def varied_hyperparams(rows: pd.DataFrame, hyperparams: list[str]) -> list[str]:
 
 
 def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, title: str, dpi: int) -> None:
-    """Each metric (rows) against each varied hyperparameter (columns); mean and spread over the rest."""
+    """Each metric (rows) against each varied hyperparameter (columns), coloured by the other varied ones."""
+    import seaborn as sns  # here: per-point figures skip seaborn's import cost
+
     metrics = [m for m in METRICS if m in rows and rows[m].notna().any()]
-    xs = varied_hyperparams(rows, hyperparams) or [h for h in hyperparams if h in rows][:1]
-    fig, axes = plt.subplots(len(metrics), len(xs), figsize=(3.2 * len(xs), 2.2 * len(metrics)), squeeze=False)
-    for i, metric in enumerate(metrics):
-        for j, x in enumerate(xs):
+    varied = varied_hyperparams(rows, hyperparams)
+    xs = varied or [h for h in hyperparams if h in rows][:1]
+    fig, axes = plt.subplots(len(metrics), len(xs), figsize=(3.4 * len(xs), 2.2 * len(metrics)), squeeze=False)
+    for j, x in enumerate(xs):
+        others = [h for h in varied if h != x]
+        data = rows.assign(**{x: rows[x].astype(str)} if rows[x].dtype == bool else {})
+        if others:  # one line per combination of the other varied hyperparameters
+            data = data.assign(_hue=data[others].astype(str).agg(", ".join, axis=1).radd(", ".join(others) + " = "))
+        for i, metric in enumerate(metrics):
             ax = axes[i, j]
-            data = rows.assign(**{x: rows[x].astype(str)}) if rows[x].dtype == bool else rows
-            sns.pointplot(data=data, x=x, y=metric, ax=ax, errorbar="sd", native_scale=data[x].dtype.kind in "if")
+            sns.pointplot(
+                data=data, x=x, y=metric, hue="_hue" if others else None, ax=ax,
+                errorbar="sd", native_scale=data[x].dtype.kind in "if", dodge=bool(others),
+            )
             ax.set_ylabel(METRICS[metric], fontsize=7)
             ax.tick_params(labelsize=7)
+            if ax.get_legend() is not None:
+                ax.legend(fontsize=6, title=None) if i == 0 else ax.get_legend().remove()
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     _save(fig, path, dpi)

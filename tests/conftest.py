@@ -24,7 +24,7 @@ TINY_CONFIG = {
         {
             "type": "ae",
             "grid": {"k": [8], "beta": [0.0, 0.1]},
-            "settings": {"epochs": 3, "batch_size": 64, "lr": 0.01, "project": True},
+            "settings": {"epochs": 10, "batch_size": 32, "lr": 0.02, "project": True, "decoder_activation": "linear"},
         },
     ],
     "evaluation": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,7 +17,6 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 import zarr
-from sklearn.model_selection import train_test_split
 
 from .bars import make_bars, single_bars
 
@@ -70,6 +70,8 @@ def load_source(spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
 
 def build_dataset(images: np.ndarray, labels: np.ndarray | None, test_fraction: float, seed: int, attrs: dict) -> xr.Dataset:
     """Split train/test with a fixed seed (stratified when labelled) into one xarray Dataset."""
+    from sklearn.model_selection import train_test_split  # here: only preparation needs it
+
     n = len(images)
     index = np.arange(n)
     _, test_index = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=labels)
@@ -119,7 +121,11 @@ def read_split(path: str | Path, split: str) -> Split:
     """Read the train or test part of a store written by write_zarr."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    with xr.open_zarr(path, consolidated=False) as ds:
+    with warnings.catch_warnings():
+        # Snakemake leaves .snakemake_timestamp inside directory outputs; zarr warns about it.
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp", category=UserWarning)
+        ds = xr.open_zarr(path, consolidated=False)
+    with ds:
         part = ds.isel(sample=(ds["split"] == split).values)
         images = part["image"].values.astype(np.float32)
         labels = part["label"].values.astype(np.int64) if "label" in part.coords else None

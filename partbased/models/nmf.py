@@ -1,7 +1,6 @@
-"""NMF by Lee–Seung multiplicative updates for the Euclidean cost (seed: eggert-koerner-sparse-coding-nmf).
+"""NMF by Lee–Seung multiplicative updates (seed: eggert-koerner-sparse-coding-nmf, Sec. II, eq. 3–8).
 
-Rows are samples: X (n, pixels) ≈ H (n, k) @ W (k, pixels); the seed's columns V_i are our rows,
-its basis vectors W_j our atoms (rows of W), its activities H_i^j our codes H[i, j].
+Rows are samples: X (n, pixels) ≈ H (n, k) @ W (k, pixels), i.e. the paper's V ≈ WH transposed.
 """
 
 from __future__ import annotations
@@ -14,88 +13,123 @@ import torch
 
 from .base import Model, resolve_device, seed_everything
 
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
 
 @dataclass
 class NMFConfig:
-    k: int = 16  # number of basis vectors (atoms)
-    seed: int = 0  # seed of the uniform initialisation of W and H
-    max_iter: int = 200  # multiplicative updates of H and W during fit
-    encode_iter: int = 200  # updates of H with W fixed to encode unseen data
-    eps: float = 1e-10  # guard added to the update denominators against 0/0
-    dtype: str = "float32"  # tensor precision of the updates: float32 | float64
-    device: str = "auto"  # torch device; auto = CUDA when present
+    k: int = 16  # number of atoms (basis vectors W_j)
+    seed: int = 0  # seeds the uniform init of W and H
+    max_iter: int = 200  # joint H, W update rounds in fit
+    encode_iter: int = 200  # updates of H with W fixed, to encode unseen data
+    eps: float = 1e-10  # denominator guard against 0/0
+    dtype: str = "float32"  # "float32" | "float64": precision of the updates
+    device: str = "auto"  # "auto" (CUDA if present) or any torch device string
 
-
-def euclidean_cost(x: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> float:
-    """F = 1/2 ||X − HW||² per sample (Eggert & Körner eq. 3), summed in float64."""
-    residual = x.double() - h.double() @ w.double()  # (n, pixels)
-    return 0.5 * float((residual**2).sum()) / len(x)
+    def __post_init__(self):
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"NMF: dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+        if self.k < 1 or self.max_iter < 0 or self.encode_iter < 0:
+            raise ValueError(f"NMF: need k >= 1, max_iter >= 0, encode_iter >= 0; got {self}")
 
 
 class NMF(Model):
+    """history: {"iteration", "loss"} with loss = eq. (3) cost / n = 0.5·‖X − HW‖² / n, in float64."""
+
     name = "nmf"
     config_class = NMFConfig
 
-    def _tensor(self, a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(a), dtype=getattr(torch, self.config.dtype), device=self.device)
+    def __init__(self, config: NMFConfig | None = None):
+        super().__init__(config or NMFConfig())
+        self.device = resolve_device(self.config.device)
+        self.dtype = _DTYPES[self.config.dtype]
+        self.W: torch.Tensor | None = None  # (k, pixels)
 
-    def __init__(self, config: NMFConfig):
-        super().__init__(config)
-        self.device = resolve_device(config.device)
-        self.w: torch.Tensor | None = None  # (k, pixels)
+    # -- helpers -------------------------------------------------------------------------------
+    def _as_tensor(self, x: np.ndarray, what: str) -> torch.Tensor:
+        x = np.asarray(x)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"NMF {what}: input holds NaN or inf")
+        if x.size and x.min() < 0:
+            raise ValueError(f"NMF {what}: input must be non-negative, min is {float(x.min())}")
+        return torch.as_tensor(x, dtype=self.dtype, device=self.device)  # (n, pixels)
 
-    def _init(self, n: int, m: int, scale: float, generator: torch.Generator) -> torch.Tensor:
-        # uniform random init scaled like scikit-learn's: H W then has the data's mean
-        return scale * torch.rand(n, m, generator=generator, dtype=torch.float64).to(self.device, getattr(torch, self.config.dtype))
+    def _rand(self, shape: tuple[int, int], scale: float, offset: int) -> torch.Tensor:
+        # Uniform init on CPU from a seeded generator: same numbers on every device.
+        g = torch.Generator().manual_seed(self.config.seed + offset)
+        return (torch.rand(shape, generator=g, dtype=torch.float64) * scale).to(self.device, self.dtype)
+
+    def _scale(self, x: torch.Tensor) -> float:
+        # sklearn's random init: entries of size sqrt(mean(X)/k), so HW has X's mean.
+        return float(np.sqrt(max(float(x.double().mean()), 0.0) / self.config.k)) or 1.0
 
     def _update_h(self, x: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        eps = self.config.eps
-        return h * (x @ w.T) / (h @ (w @ w.T) + eps)  # Eggert & Körner eq. 6 (R = HW, eq. 5)
+        # eq. (5)-(6): H ← H ⊙ (X Wᵀ) / (R Wᵀ), R = H W; H W Wᵀ computed as H (W Wᵀ), cheaper.
+        return h * (x @ w.T) / (h @ (w @ w.T) + self.config.eps)  # (n, k)
 
-    def _check(self, x: np.ndarray) -> None:
-        if not np.all(np.isfinite(x)):
-            raise ValueError("nmf: input contains NaN or inf")
-        if np.min(x) < 0:
-            raise ValueError(f"nmf: input must be nonnegative, found minimum {np.min(x):.4g}")
+    def _update_w(self, hx: torch.Tensor, hh: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        # eq. (7)-(8): W ← W ⊙ (Hᵀ X) / (Hᵀ R), R = H W with the new H; Hᵀ R = (Hᵀ H) W.
+        return w * hx / (hh @ w + self.config.eps)  # (k, pixels)
 
+    @staticmethod
+    def _cost(xx: float, hx: torch.Tensor, hh: torch.Tensor, w: torch.Tensor, n: int) -> float:
+        # eq. (3) per sample without the (n, pixels) residual: ‖X − HW‖² = ‖X‖² − 2⟨HᵀX, W⟩ + ⟨HᵀH, WWᵀ⟩,
+        # the small products summed in float64 so monotonicity is visible beyond float32 rounding.
+        w64 = w.double()
+        cross = float((hx.double() * w64).sum())
+        quad = float((hh.double() * (w64 @ w64.T)).sum())
+        return 0.5 * (xx - 2 * cross + quad) / n
+
+    # -- Model interface -----------------------------------------------------------------------
     def fit(self, x: np.ndarray) -> "NMF":
-        self._check(x)
-        seed_everything(self.config.seed)
-        generator = torch.Generator().manual_seed(self.config.seed)
-        xt = self._tensor(x)  # (n, pixels), the whole set on the device
+        cfg = self.config
+        seed_everything(cfg.seed)
+        xt = self._as_tensor(x, "fit")  # (n, pixels)
         n, pixels = xt.shape
-        scale = float(np.sqrt(max(float(x.mean()), 1e-12) / self.config.k))
-        h = self._init(n, self.config.k, scale, generator)  # (n, k)
-        w = self._init(self.config.k, pixels, scale, generator)  # (k, pixels)
-        eps = self.config.eps
-        self.history = []
-        for iteration in range(self.config.max_iter):
-            h = self._update_h(xt, h, w)
-            w = w * (h.T @ xt) / ((h.T @ h) @ w + eps)  # Eggert & Körner eq. 8 (R = HW, eq. 7)
-            self.history.append({"iteration": iteration, "loss": euclidean_cost(xt, h, w)})
-        self.w = w
+        scale = self._scale(xt)
+        w = self._rand((cfg.k, pixels), scale, 0)  # (k, pixels)
+        h = self._rand((n, cfg.k), scale, 1)  # (n, k)
+        xx = float((xt.double() ** 2).sum())  # ‖X‖², once
+        self.history = [{"iteration": 0, "loss": self._cost(xx, h.T @ xt, h.T @ h, w, n)}]
+        with torch.no_grad():
+            for i in range(1, cfg.max_iter + 1):
+                h = self._update_h(xt, h, w)  # eq. (6)
+                hx, hh = h.T @ xt, h.T @ h  # (k, pixels), (k, k): shared by eq. (8) and the cost
+                w = self._update_w(hx, hh, w)  # eq. (8)
+                loss = self._cost(xx, hx, hh, w, n)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"NMF: loss became {loss} at iteration {i}")
+                self.history.append({"iteration": i, "loss": loss})
+        self.W = w
+        self.metadata["device"] = str(self.device)
         return self
 
+    def _check_fitted(self) -> None:
+        if self.W is None:
+            raise RuntimeError("NMF: call fit() or load_state_dict() first")
+
     def encode(self, x: np.ndarray) -> np.ndarray:
-        self._check(x)
-        generator = torch.Generator().manual_seed(self.config.seed + 1)  # deterministic codes
-        xt = self._tensor(x)
-        scale = float(np.sqrt(max(float(x.mean()), 1e-12) / self.config.k))
-        h = self._init(len(xt), self.config.k, scale, generator)  # (n, k)
-        for _ in range(self.config.encode_iter):
-            h = self._update_h(xt, h, self.w)  # W fixed: only eq. 6
-        return h.float().cpu().numpy()
+        """H for unseen x: same seeded init, encode_iter updates of eq. (6) with W fixed."""
+        self._check_fitted()
+        xt = self._as_tensor(x, "encode")  # (n, pixels)
+        h = self._rand((xt.shape[0], self.config.k), self._scale(xt), 1)  # (n, k)
+        with torch.no_grad():
+            for _ in range(self.config.encode_iter):
+                h = self._update_h(xt, h, self.W)  # eq. (6), W fixed
+        return h.cpu().numpy().astype(np.float32)  # (n, k)
 
     def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:
-        atoms = self.atoms if atoms is None else atoms
-        return (np.asarray(codes, dtype=np.float32) @ np.asarray(atoms, dtype=np.float32)).astype(np.float32)  # (n, pixels)
+        w = self.atoms if atoms is None else np.asarray(atoms, dtype=np.float32)  # (k, pixels)
+        return (np.asarray(codes, dtype=np.float32) @ w).astype(np.float32)  # (n, pixels): R = HW, eq. (5)
 
     @property
     def atoms(self) -> np.ndarray:
-        return self.w.float().cpu().numpy()  # (k, pixels)
+        self._check_fitted()
+        return self.W.cpu().numpy().astype(np.float32)  # (k, pixels)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"w": self.w.cpu()}
+        self._check_fitted()
+        return {"W": self.W.detach().cpu().clone()}  # (k, pixels), in cfg.dtype
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.w = state["w"].to(self.device, getattr(torch, self.config.dtype))
+        self.W = torch.as_tensor(state["W"]).to(self.device, self.dtype)  # (k, pixels)

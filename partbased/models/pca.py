@@ -1,5 +1,4 @@
-"""PCA through scikit-learn: the linear baseline (a linear AE with MSE spans the same space,
-part-based-autoencoders-report Sec. 3.1)."""
+"""PCA baseline: the optimal linear rank-k reconstruction, a reference for the part-based models."""
 
 from __future__ import annotations
 
@@ -7,43 +6,71 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.decomposition import PCA as SkPCA
+import torch
 
 from .base import Model, seed_everything
 
 
 @dataclass
 class PCAConfig:
-    k: int = 16  # number of principal components (code size)
-    seed: int = 0  # seed of the SVD solver (unused by the exact solver; kept for the grid)
+    k: int = 16  # number of principal components (atoms)
+    seed: int = 0  # seeds everything; the "full" SVD itself is deterministic
 
 
 class PCA(Model):
+    """codes = (x - mean) @ componentsᵀ; x_hat = codes @ components + mean."""
+
     name = "pca"
     config_class = PCAConfig
 
+    def __init__(self, config: PCAConfig | None = None):
+        super().__init__(config or PCAConfig())
+        self.components: np.ndarray | None = None  # (k, pixels)
+        self.mean: np.ndarray | None = None  # (pixels,)
+
     def fit(self, x: np.ndarray) -> "PCA":
         seed_everything(self.config.seed)
-        pca = SkPCA(n_components=self.config.k, svd_solver="full").fit(x)
+        x = np.asarray(x, dtype=np.float32)  # (n, pixels)
+        from sklearn.decomposition import PCA as _SkPCA  # here: NMF/AE jobs skip sklearn's import cost
+
+        pca = _SkPCA(n_components=self.config.k, svd_solver="full", random_state=self.config.seed).fit(x)
         self.components = pca.components_.astype(np.float32)  # (k, pixels)
         self.mean = pca.mean_.astype(np.float32)  # (pixels,)
-        self.history = [{"iteration": 0, "loss": float(np.mean((self.decode(self.encode(x)) - x) ** 2, dtype=np.float64))}]
+        x_hat = self.decode(self.encode(x))  # (n, pixels)
+        mse = float(np.mean((x.astype(np.float64) - x_hat) ** 2))
+        self.history = [{"iteration": 0, "loss": mse}]  # loss = train MSE per pixel
         return self
 
+    def _check_fitted(self) -> None:
+        if self.components is None:
+            raise RuntimeError("PCA: call fit() or load_state_dict() first")
+
     def encode(self, x: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        x = np.asarray(x, dtype=np.float32)  # (n, pixels)
         return ((x - self.mean) @ self.components.T).astype(np.float32)  # (n, k)
 
     def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:
-        atoms = self.components if atoms is None else atoms
-        return (codes @ atoms + self.mean).astype(np.float32)  # (n, pixels); the mean acts as the bias
+        self._check_fitted()
+        w = self.components if atoms is None else np.asarray(atoms, dtype=np.float32)  # (k, pixels)
+        return (np.asarray(codes, dtype=np.float32) @ w + self.mean).astype(np.float32)  # (n, pixels)
 
     @property
     def atoms(self) -> np.ndarray:
-        return self.components
+        self._check_fitted()
+        return self.components  # (k, pixels)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"components": self.components, "mean": self.mean}
+        self._check_fitted()
+        # Tensors, so a checkpoint loads with torch.load(weights_only=True).
+        return {"components": torch.from_numpy(self.components.copy()), "mean": torch.from_numpy(self.mean.copy())}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.components = np.asarray(state["components"], dtype=np.float32)
-        self.mean = np.asarray(state["mean"], dtype=np.float32)
+        self.components = _to_numpy(state["components"])  # (k, pixels)
+        self.mean = _to_numpy(state["mean"])  # (pixels,)
+
+
+def _to_numpy(a: Any) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=np.float32)

@@ -62,7 +62,7 @@ def test_grid_is_the_cartesian_product():
     assert len({(p.dataset, p.params) for p in ae}) == len(ae)
     first = ae[0]
     assert first.params == "k~4/beta~0.0/seed~0" and first.hyperparams == {"k": 4, "beta": 0.0, "seed": 0}
-    assert type(first.hyperparams["k"]) is int and first.settings["epochs"] == 3
+    assert type(first.hyperparams["k"]) is int and first.settings["epochs"] == 10
     assert skipped == []
 
 

@@ -36,16 +36,21 @@ def model_paramspace(entry: dict) -> Paramspace:
     return Paramspace(frame)
 
 
-def image_pixels(dataset: dict) -> int:
-    """Pixels per image of a dataset entry, known before any data is prepared."""
-    side = {"mnist5k": 28, "digits": 8}.get(dataset["source"], dataset.get("size"))
-    return side * side
+def image_pixels(dataset: dict) -> int | None:
+    """Pixels per image of a dataset entry when known before any data is prepared, else None."""
+    known = {"mnist5k": 784, "mnist": 784, "fashion_mnist": 784, "digits": 64, "olivetti": 4096, "cbcl": 361}
+    if dataset["source"] == "bars":
+        return dataset["size"] ** 2
+    if dataset["source"] == "matrix" and "image_shape" in dataset:
+        return dataset["image_shape"][0] * dataset["image_shape"][1]
+    return known.get(dataset["source"])
 
 
 def incompatibility(family: str, hyperparams: dict, dataset: dict) -> str | None:
     """Why a point cannot run (written down and skipped), or None."""
-    if family == "pca" and hyperparams["k"] > image_pixels(dataset):
-        return f"pca needs k <= pixels per image ({image_pixels(dataset)}), got k={hyperparams['k']}"
+    pixels = image_pixels(dataset)
+    if family == "pca" and pixels is not None and hyperparams["k"] > pixels:
+        return f"pca needs k <= pixels per image ({pixels}), got k={hyperparams['k']}"
     return None
 
 

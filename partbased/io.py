@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,4 +37,11 @@ def log_to(path: str | Path) -> logging.Logger:
         filename=str(path), filemode="w", level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     logging.captureWarnings(True)
-    return logging.getLogger("partbased")
+    logger = logging.getLogger("partbased")
+
+    def log_then_raise(exc_type, exc, tb):  # the error lands in the rule's log and on the terminal
+        logger.error("%s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+        sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = log_then_raise
+    return logger

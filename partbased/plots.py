@@ -64,6 +64,15 @@ def plot_reconstructions(x: np.ndarray, x_hat: np.ndarray, image_shape: tuple[in
     _save(fig, path, dpi)
 
 
+def plot_diverged(path: str | Path, title: str, error: str, dpi: int) -> None:
+    """Stand-in figure for a grid point whose training diverged."""
+    fig, ax = plt.subplots(figsize=(4, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"DIVERGED\n{error}", ha="center", va="center", color="firebrick", fontsize=8, wrap=True)
+    fig.suptitle(title, fontsize=8)
+    _save(fig, path, dpi)
+
+
 def varied_hyperparams(rows: pd.DataFrame, hyperparams: list[str]) -> list[str]:
     """The hyperparameters that take more than one value among these rows."""
     return [h for h in hyperparams if h in rows and rows[h].nunique(dropna=True) > 1]
@@ -74,6 +83,9 @@ def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, t
     import seaborn as sns  # here: per-point figures skip seaborn's import cost
 
     metrics = [m for m in METRICS if m in rows and rows[m].notna().any()]
+    if rows[[m for m in METRICS if m != "train_seconds" and m in rows]].isna().all().all():
+        plot_diverged(path, title, "every grid point diverged", dpi)
+        return
     varied = varied_hyperparams(rows, hyperparams)
     xs = varied or [h for h in hyperparams if h in rows][:1]
     fig, axes = plt.subplots(len(metrics), len(xs), figsize=(3.4 * len(xs), 2.2 * len(metrics)), squeeze=False)
@@ -92,6 +104,10 @@ def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, t
             ax.tick_params(labelsize=7)
             if ax.get_legend() is not None:
                 ax.legend(fontsize=6, title=None) if i == 0 else ax.get_legend().remove()
-    fig.suptitle(title, fontsize=9)
+    diverged = rows[rows["status"] == "diverged"] if "status" in rows else rows.iloc[:0]
+    if len(diverged):  # their metrics are NaN and plot nothing: name them in the title
+        points = "; ".join(diverged[varied or xs].astype(str).agg(", ".join, axis=1))
+        title += f"\nDIVERGED ({len(diverged)}): {points}"
+    fig.suptitle(title, fontsize=9, color="firebrick" if len(diverged) else "black")
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     _save(fig, path, dpi)

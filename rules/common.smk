@@ -4,6 +4,7 @@
 from pathlib import Path
 
 from partbased.config import validate_config
+from partbased.data import LOCAL_FILE_SOURCES, REMOTE_SOURCES
 from partbased.grid import build_grid
 
 validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
@@ -23,6 +24,16 @@ wildcard_constraints:
 
 def dataset_spec(wildcards):
     return DATASETS[wildcards.dataset]
+
+
+def dataset_inputs(wildcards):
+    """What preparing a dataset reads: downloaded files, the user's own files, or nothing (bundled)."""
+    spec = DATASETS[wildcards.dataset]
+    if spec["source"] in REMOTE_SOURCES:
+        return {"raw": rules.download_dataset.output.raw.format(dataset=wildcards.dataset)}
+    if spec["source"] in LOCAL_FILE_SOURCES:
+        return {"path": spec["path"], **({"labels": spec["labels_path"]} if "labels_path" in spec else {})}
+    return {}
 
 
 def point(wildcards):

@@ -1,7 +1,7 @@
 """Concatenate every grid point's metrics row into the one tidy table, results/metrics.csv.
 
 input: one-row CSVs; output.table: metrics.csv with dataset, model, family, one column per
-hyperparameter, seed, then the metrics.
+hyperparameter, seed, the metrics, train_seconds and status (ok | diverged).
 """
 
 import pandas as pd
@@ -14,7 +14,7 @@ def main(row_paths: list[str], table_path: str, log_path: str) -> None:
     log = log_to(log_path)
     table = pd.concat([pd.read_csv(p) for p in row_paths], ignore_index=True)
     identity = ["dataset", "model", "family"]
-    tail = ["seed", *METRIC_KEYS, "train_seconds"]
+    tail = ["seed", *METRIC_KEYS, "train_seconds", "status"]
     hyperparams = [c for c in table.columns if c not in identity + tail]
     table = table[identity + hyperparams + tail].sort_values(identity + hyperparams + ["seed"], kind="stable")
     write_table(table, table_path)

@@ -1,7 +1,7 @@
 """Evaluate one trained grid point on the test split: one tidy metrics row.
 
 input.zarr, input.checkpoint; output.metrics: one-row CSV (dataset, model, family,
-hyperparameters, seed, metrics, train_seconds); params.point: the point's identity;
+hyperparameters, seed, metrics, train_seconds, status: ok | diverged); params.point: the point's identity;
 params.evaluation: the evaluation section of the config.
 """
 
@@ -10,7 +10,7 @@ import torch
 
 from partbased.data import read_split
 from partbased.io import log_to, write_table
-from partbased.metrics import SVMProtocol, evaluate
+from partbased.metrics import METRIC_KEYS, SVMProtocol, evaluate
 from partbased.models import load_model
 
 
@@ -19,8 +19,11 @@ def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, e
     torch.set_num_threads(threads)
     test = read_split(zarr_path, "test")
     model = load_model(checkpoint_path)
-    metrics = evaluate(model, test.x, test.labels, test.image_shape, SVMProtocol(**evaluation["svm"]), seed=evaluation["seed"])
-    row = {**point, **metrics, "train_seconds": model.metadata["train_seconds"]}
+    if model.diverged:  # no metrics of a diverged model: NaN, with the status saying why
+        metrics = dict.fromkeys(METRIC_KEYS, float("nan"))
+    else:
+        metrics = evaluate(model, test.x, test.labels, test.image_shape, SVMProtocol(**evaluation["svm"]), seed=evaluation["seed"])
+    row = {**point, **metrics, "train_seconds": model.metadata["train_seconds"], "status": model.metadata["status"]}
     write_table(pd.DataFrame([row]), metrics_path)
     log.info("metrics: %s", row)
 

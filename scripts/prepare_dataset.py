@@ -1,18 +1,19 @@
 """Prepare one dataset: load its source, split train/test with a fixed seed, write the zarr store.
 
-params.spec: the dataset's config entry; output.zarr: the store; log: the rule's log.
+params.spec: the dataset's config entry; input.raw: downloaded files (remote sources only);
+output.zarr: the store; log: the rule's log.
 """
 
 from partbased.data import build_dataset, load_source, write_zarr
 from partbased.io import log_to
 
 
-def main(spec: dict, zarr_path: str, log_path: str) -> None:
+def main(spec: dict, raw: str | None, zarr_path: str, log_path: str) -> None:
     log = log_to(log_path)
-    images, labels = load_source(spec)
-    dataset = build_dataset(images, labels, test_fraction=spec["test_fraction"], seed=spec["seed"], attrs=spec)
+    images, labels, split = load_source(spec, raw)
+    dataset = build_dataset(images, labels, test_fraction=spec["test_fraction"], seed=spec["seed"], attrs=spec, split=split)
     write_zarr(dataset, zarr_path)
     log.info("wrote %s: %d images of %s, labelled=%s", zarr_path, len(images), images.shape[1:], labels is not None)
 
 
-main(dict(snakemake.params.spec), snakemake.output.zarr, snakemake.log[0])  # noqa: F821
+main(dict(snakemake.params.spec), snakemake.input.get("raw"), snakemake.output.zarr, snakemake.log[0])  # noqa: F821

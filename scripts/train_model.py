@@ -20,12 +20,19 @@ def main(zarr_path: str, checkpoint_path: str, history_path: str, family: str, h
     model = build_model(family, {**settings, **hyperparams})
     log.info("training %s %s on %s", family, model.config, train.x.shape)
     start = time.perf_counter()
-    model.fit(train.x)
+    try:
+        model.fit(train.x)
+        status, error = "ok", ""
+    except FloatingPointError as exc:  # a diverging point is recorded, not allowed to kill the sweep
+        status, error = "diverged", str(exc)
+        log.warning("diverged: %s", exc)
     seconds = time.perf_counter() - start
-    model.metadata.update(train_seconds=seconds, image_shape=list(train.image_shape), n_train=len(train.x))
+    model.metadata.update(
+        status=status, error=error, train_seconds=seconds, image_shape=list(train.image_shape), n_train=len(train.x)
+    )
     write_table(model.history_frame(), history_path)
     model.save(checkpoint_path)
-    log.info("done in %.2f s; final history row: %s", seconds, model.history[-1] if model.history else None)
+    log.info("%s in %.2f s; last history row: %s", status, seconds, model.history[-1] if model.history else None)
 
 
 main(

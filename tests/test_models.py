@@ -15,6 +15,9 @@ FAST = {
     "pca": {},
     "nmf": {"max_iter": 100, "encode_iter": 100},
     "ae": {"epochs": 5, "lr": 1e-2},
+    "sparse_nmf": {"max_iter": 100, "encode_iter": 100},
+    "nmf_sc": {"max_iter": 30, "encode_iter": 100, "sH": 0.6},
+    "pae_nmf": {"epochs": 10},
 }
 
 

@@ -13,11 +13,39 @@ import torch
 from .ae import AE, AEConfig
 from .base import Model
 from .nmf import NMF, NMFConfig
-from .pca import PCA, PCAConfig
+from .nmf_sc import NMFSC, NMFSCConfig
+from .pae_nmf import PAENMF, PAENMFConfig
+from .pca import PCA, PCAConfig, principal_angles
+from .sparse_nmf import SparseNMF, SparseNMFConfig
 
-MODELS: dict[str, type[Model]] = {"pca": PCA, "nmf": NMF, "ae": AE}
+MODELS: dict[str, type[Model]] = {
+    "pca": PCA,
+    "nmf": NMF,
+    "ae": AE,
+    "sparse_nmf": SparseNMF,
+    "nmf_sc": NMFSC,
+    "pae_nmf": PAENMF,
+}
 
-__all__ = ["MODELS", "Model", "build_model", "load_model", "PCA", "PCAConfig", "NMF", "NMFConfig", "AE", "AEConfig"]
+__all__ = [
+    "MODELS",
+    "Model",
+    "build_model",
+    "load_model",
+    "principal_angles",
+    "PCA",
+    "PCAConfig",
+    "NMF",
+    "NMFConfig",
+    "AE",
+    "AEConfig",
+    "SparseNMF",
+    "SparseNMFConfig",
+    "NMFSC",
+    "NMFSCConfig",
+    "PAENMF",
+    "PAENMFConfig",
+]
 
 
 def _plain(value: Any, field_type: Any) -> Any:
@@ -49,7 +77,8 @@ def load_model(path: str | Path) -> Model:
         # Metadata written by other code may hold NumPy scalars; our own checkpoints are trusted.
         payload = torch.load(path, map_location="cpu", weights_only=False)
     model = build_model(payload["model"], payload["config"])
-    model.load_state_dict(payload["state"])
+    if payload["state"] is not None:  # None: the run diverged before a usable state existed
+        model.load_state_dict(payload["state"])
     model.history = list(payload.get("history", []))
     model.metadata = dict(payload.get("metadata", {}))
     return model

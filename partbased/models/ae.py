@@ -1,6 +1,20 @@
 """Shallow sparse, optionally nonnegative autoencoder (seed: part-based-autoencoders-report Sec. 3).
 
-h = sigmoid(x W_e + b_e); x̂ = σ_d(h W_d + b_d) (Sec. 3.1). Atoms are the rows of W_d (k, pixels).
+h = σ_e(x W_e + b_e); x̂ = σ_d(h W_d + b_d) (Sec. 3.1). Atoms are the rows of W_d (k, pixels).
+
+Loss (Sec. 3.2–3.3): recon + β Σ_j S(p, t_j) + weight_decay Σ w² + nonneg_lambda Σ f(w), with t_j the
+mean activation of code unit j over the (mini)batch, S one of the Sec. 3.2 penalties and f an
+asymmetric decay of Sec. 3.3; or, instead of the decay, a projection W ≥ 0 after every step.
+
+Non-negativity (`nonneg`, with `project` kept as its older boolean alias):
+- nonneg=None (default) follows `project`: True → "project", False → "none" — the behaviour before
+  `nonneg` existed. A given `nonneg` wins, and `project` is rewritten to (nonneg == "project") in
+  __post_init__, so the saved config never holds a contradictory pair.
+
+NCAE preset (shared/REFERENCE.md "NCAE", nonnegative-autoencoders-blog): encoder/decoder sigmoid,
+penalty="kl", p=0.05, beta=3, nonneg="asym_l2", alpha=0, nonneg_lambda=1.5e-3 (their (λ/2)·Σ w² with
+λ = 3e-3), nonneg_encoder=True, init="nonneg_uniform", optimizer="lbfgs", epochs=400,
+loss_scale="ncae".
 """
 
 from __future__ import annotations
@@ -15,6 +29,11 @@ from torch import nn
 from .base import Model, resolve_device, seed_everything
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "linear": lambda z: z, "relu": torch.relu}
+PENALTIES = ("kl", "l2", "eps_l1", "log", "none")
+NONNEG = ("none", "project", "asym_l2", "asym_l1", "asym_smooth")
+INITS = ("default", "nonneg_uniform")
+OPTIMIZERS = ("adam", "lbfgs")
+LOSS_SCALES = ("mean", "ncae")
 _INFER_BATCH = 8192  # rows per encode/decode chunk: bounds device memory on large inputs
 
 
@@ -22,22 +41,54 @@ _INFER_BATCH = 8192  # rows per encode/decode chunk: bounds device memory on lar
 class AEConfig:
     k: int = 16  # code units = atoms
     seed: int = 0  # seeds the weight init and the minibatch order
-    p: float = 0.05  # KL target mean activation of each code unit, in (0, 1) (Sec. 3.2)
-    beta: float = 0.0  # weight of the KL sparsity penalty; 0 = plain AE (Sec. 3.2)
+    p: float = 0.05  # target mean activation of each code unit (Sec. 3.2); in (0, 1) for "kl"
+    beta: float = 0.0  # weight of the sparsity penalty; 0 = plain AE (Sec. 3.2)
     decoder_activation: str = "sigmoid"  # σ_d: "sigmoid" | "linear" | "relu" (Sec. 3.1)
-    project: bool = True  # clamp W_d ≥ 0 after every optimizer step (Sec. 3.3)
-    epochs: int = 20  # passes over the training set
-    batch_size: int = 64  # minibatch size
-    lr: float = 1e-3  # Adam learning rate
+    project: bool = True  # alias of nonneg="project" (clamp W_d ≥ 0 after every step, Sec. 3.3); see module doc
+    epochs: int = 20  # passes over the training set; with optimizer="lbfgs": L-BFGS iterations
+    batch_size: int = 64  # minibatch size (Adam only; L-BFGS is full batch)
+    lr: float = 1e-3  # Adam learning rate (L-BFGS ignores it: unit initial step + strong-Wolfe line search)
     device: str = "auto"  # "auto" (CUDA if present) or any torch device string
+    penalty: str = "kl"  # S(p, t_j), Sec. 3.2: "kl" | "l2" (p−t)² | "eps_l1" √((p−t)²+ε) | "log" log(1+(p−t)²) | "none"
+    eps: float = 1e-8  # ε of the εL1 penalty (Sec. 3.2)
+    weight_decay: float = 0.0  # λ of λ·Σ w² over W_e and W_d, biases excluded (properties-of-autoencoders App. A ψ, no ½)
+    nonneg: str | None = None  # "none" | "project" | "asym_l2" | "asym_l1" | "asym_smooth" (Sec. 3.3); None = from `project`
+    alpha: float = 0.0  # asymmetric decay: f(w) = α·g(w) for w ≥ 0, g(w) for w < 0 (Sec. 3.3); α = 1: plain decay
+    nonneg_lambda: float = 0.0  # λ of the asymmetric decay term λ Σ f(w) (Sec. 3.3)
+    nonneg_encoder: bool = False  # also decay/project W_e, as NCAE does (REFERENCE "NCAE")
+    encoder_activation: str = "sigmoid"  # σ_e: "sigmoid" | "linear" | "relu" (Sec. 3.1; "kl" needs "sigmoid")
+    init: str = "default"  # "default" (torch) | "nonneg_uniform": weights U[0, r], r = √6/√(hidden+visible+1), biases 0 (NCAE)
+    optimizer: str = "adam"  # "adam" (minibatches) | "lbfgs" (full batch, one iteration per epoch; NCAE)
+    loss_scale: str = "mean"  # "mean": recon = MSE over pixels and batch | "ncae": 0.5·Σ(y−ŷ)²/m (REFERENCE "NCAE")
 
     def __post_init__(self):
         if self.decoder_activation not in ACTIVATIONS:
             raise ValueError(f"ae: decoder_activation must be one of {sorted(ACTIVATIONS)}, got {self.decoder_activation!r}")
-        if not 0 < self.p < 1:
-            raise ValueError(f"ae: p must lie in (0, 1) for the KL penalty, got {self.p}")
+        if self.encoder_activation not in ACTIVATIONS:
+            raise ValueError(f"ae: encoder_activation must be one of {sorted(ACTIVATIONS)}, got {self.encoder_activation!r}")
+        for field, allowed in (("penalty", PENALTIES), ("init", INITS), ("optimizer", OPTIMIZERS), ("loss_scale", LOSS_SCALES)):
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"ae: {field} must be one of {list(allowed)}, got {getattr(self, field)!r}")
+        if self.nonneg is None:
+            self.nonneg = "project" if self.project else "none"  # older configs: `project` alone decides
+        if self.nonneg not in NONNEG:
+            raise ValueError(f"ae: nonneg must be one of {list(NONNEG)} (or None to follow project), got {self.nonneg!r}")
+        self.project = self.nonneg == "project"  # keep the alias consistent with the mode in force
+        if self.penalty == "kl":
+            if self.encoder_activation != "sigmoid":
+                raise ValueError(
+                    f"ae: KL requires codes in [0,1] (encoder_activation='sigmoid'), got {self.encoder_activation!r}; "
+                    "use penalty 'l2', 'eps_l1', 'log' or 'none'"
+                )
+            if not 0 < self.p < 1:
+                raise ValueError(f"ae: p must lie in (0, 1) for the KL penalty, got {self.p}")
         if self.k < 1 or self.epochs < 0 or self.batch_size < 1 or self.beta < 0:
             raise ValueError(f"ae: need k >= 1, epochs >= 0, batch_size >= 1, beta >= 0; got {self}")
+        if self.eps <= 0 or self.weight_decay < 0 or self.alpha < 0 or self.nonneg_lambda < 0:
+            raise ValueError(f"ae: need eps > 0, weight_decay >= 0, alpha >= 0, nonneg_lambda >= 0; got {self}")
+
+
+# --------------------------------------------------------------------------- penalties (pure)
 
 
 def kl_sparsity(p: float, p_hat: torch.Tensor) -> torch.Tensor:
@@ -46,15 +97,54 @@ def kl_sparsity(p: float, p_hat: torch.Tensor) -> torch.Tensor:
     return (p * torch.log(p / p_hat) + (1 - p) * torch.log((1 - p) / (1 - p_hat))).sum()
 
 
+def sparsity_penalty(name: str, p: float, t: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Σ_j S(p, t_j) for the mean activations t (k,) (Sec. 3.2); a 0-d tensor."""
+    if name == "kl":
+        return kl_sparsity(p, t)  # S_KL = p log(p/t) + (1−p) log((1−p)/(1−t)), Sec. 3.2
+    d2 = (p - t) ** 2  # (k,)
+    if name == "l2":
+        return d2.sum()  # S_L2 = (p − t)², Sec. 3.2 (Lee, Ekanadham & Ng)
+    if name == "eps_l1":
+        return torch.sqrt(d2 + eps).sum()  # S_εL1 = √((p − t)² + ε), Sec. 3.2
+    if name == "log":
+        return torch.log1p(d2).sum()  # S_log = log(1 + (p − t)²), Sec. 3.2
+    if name == "none":
+        return t.sum() * 0.0  # keeps dtype, device and the graph
+    raise ValueError(f"sparsity_penalty: unknown penalty {name!r}; known: {list(PENALTIES)}")
+
+
+def asymmetric_decay(name: str, w: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Σ f(w) with f = α·g(w) for w ≥ 0 and g(w) for w < 0 (Sec. 3.3); a 0-d tensor.
+
+    g(w) = w² ("asym_l2", Sec. 3.3 / NCAE), |w| ("asym_l1"), |w| + w² ("asym_smooth"); "none" and
+    "project" give 0 (projection is a step, not a penalty).
+    """
+    if name == "asym_l2":
+        g = w * w
+    elif name == "asym_l1":
+        g = w.abs()
+    elif name == "asym_smooth":
+        g = w.abs() + w * w
+    elif name in ("none", "project"):
+        return w.sum() * 0.0
+    else:
+        raise ValueError(f"asymmetric_decay: unknown decay {name!r}; known: {list(NONNEG)}")
+    return torch.where(w >= 0, alpha * g, g).sum()  # Sec. 3.3: α·g on positive, g on negative weights
+
+
+# --------------------------------------------------------------------------- network
+
+
 class ShallowAE(nn.Module):
-    def __init__(self, pixels: int, k: int, decoder_activation: str):
+    def __init__(self, pixels: int, k: int, decoder_activation: str, encoder_activation: str = "sigmoid"):
         super().__init__()
         self.encoder = nn.Linear(pixels, k)  # W_e, b_e
         self.decoder = nn.Linear(k, pixels)  # W_d stored (pixels, k) by torch; atoms = its transpose
+        self.sigma_e = ACTIVATIONS[encoder_activation]
         self.sigma_d = ACTIVATIONS[decoder_activation]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.encoder(x))  # (batch, k): H = sigmoid(X W_e + b_e), Sec. 3.1
+        return self.sigma_e(self.encoder(x))  # (batch, k): H = σ_e(X W_e + b_e), Sec. 3.1
 
     def decode(self, h: torch.Tensor, atoms: torch.Tensor | None = None) -> torch.Tensor:
         w = self.decoder.weight.T if atoms is None else atoms  # (k, pixels)
@@ -62,7 +152,10 @@ class ShallowAE(nn.Module):
 
 
 class AE(Model):
-    """history per epoch: {"epoch", "loss", "recon" (MSE), "sparsity" (Σ_j KL, unweighted)}, batch means."""
+    """history per epoch: {"epoch", "loss", "recon", "sparsity" (Σ_j S, unweighted), "decay" (weighted)}.
+
+    Adam: batch means over the epoch. L-BFGS: one full-batch iteration per epoch, values at its start.
+    """
 
     name = "ae"
     config_class = AEConfig
@@ -73,7 +166,53 @@ class AE(Model):
         self.net: ShallowAE | None = None
 
     def _build(self, pixels: int) -> None:
-        self.net = ShallowAE(pixels, self.config.k, self.config.decoder_activation).to(self.device)
+        cfg = self.config
+        self.net = ShallowAE(pixels, cfg.k, cfg.decoder_activation, cfg.encoder_activation).to(self.device)
+
+    def _weights(self, constrained: bool) -> list[torch.Tensor]:
+        """W_d, plus W_e when nonneg_encoder (constrained=True); both layers' weights otherwise."""
+        if constrained and not self.config.nonneg_encoder:
+            return [self.net.decoder.weight]
+        return [self.net.encoder.weight, self.net.decoder.weight]
+
+    def _init_weights(self) -> None:
+        cfg = self.config
+        with torch.no_grad():
+            if cfg.init == "nonneg_uniform":
+                hidden, visible = cfg.k, self.net.encoder.in_features
+                r = np.sqrt(6) / np.sqrt(hidden + visible + 1)  # NCAE: U[0, r], r = √6/√(hidden+visible+1)
+                for layer in (self.net.encoder, self.net.decoder):
+                    layer.weight.uniform_(0.0, float(r))
+                    layer.bias.zero_()  # NCAE: biases 0
+            if cfg.nonneg == "project":  # start feasible: |W| of the init, not half of it clamped to 0
+                for w in self._weights(constrained=True):
+                    w.abs_()
+
+    def _project(self) -> None:
+        if self.config.nonneg == "project":
+            with torch.no_grad():
+                for w in self._weights(constrained=True):
+                    w.clamp_(min=0)  # projection onto W ≥ 0, Sec. 3.3
+
+    def _loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, recon, sparsity, decay) of one batch (batch, pixels)."""
+        cfg = self.config
+        h = self.net.encode(batch)  # (batch, k)
+        err = (self.net.decode(h) - batch) ** 2  # (batch, pixels)
+        if cfg.loss_scale == "ncae":
+            recon = 0.5 * err.sum() / batch.shape[0]  # NCAE: 0.5·Σ(y − ŷ)²/m
+        else:
+            recon = torch.mean(err)  # MSE term of L_AE, Sec. 3.2
+        sparsity = sparsity_penalty(cfg.penalty, cfg.p, h.mean(dim=0), cfg.eps)  # t_j = batch mean of h_j, Sec. 3.2
+        loss = recon + cfg.beta * sparsity  # L_AE = recon + β Σ_j S(p, t_j), Sec. 3.2
+        decay = torch.zeros((), device=batch.device)
+        if cfg.weight_decay > 0:  # λ Σ w² over W_e, W_d, biases excluded (properties-of-autoencoders App. A ψ, no ½)
+            decay = decay + cfg.weight_decay * sum((w * w).sum() for w in self._weights(constrained=False))
+        if cfg.nonneg_lambda > 0 and cfg.nonneg.startswith("asym"):  # λ Σ f(W), Sec. 3.3
+            decay = decay + cfg.nonneg_lambda * sum(asymmetric_decay(cfg.nonneg, w, cfg.alpha) for w in self._weights(True))
+        if cfg.weight_decay > 0 or (cfg.nonneg_lambda > 0 and cfg.nonneg.startswith("asym")):
+            loss = loss + decay  # L_AE of Sec. 3.3; skipped when inactive, so defaults reproduce the plain loss
+        return loss, recon, sparsity, decay
 
     def fit(self, x: np.ndarray) -> "AE":
         cfg = self.config
@@ -81,38 +220,71 @@ class AE(Model):
         data = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=self.device)  # (n, pixels), all on device
         n = data.shape[0]
         self._build(data.shape[1])
-        if cfg.project:
-            with torch.no_grad():  # start feasible: |W_d| of the default init, not half of it clamped to 0
-                self.net.decoder.weight.abs_()
+        self._init_weights()
         self.net.train()
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
-        generator = torch.Generator().manual_seed(cfg.seed)  # CPU: same order on every device
         self.history = []
-        for epoch in range(cfg.epochs):
-            order = torch.randperm(n, generator=generator).to(self.device)  # (n,)
-            totals = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, recon, sparsity sums
-            n_batches = 0
-            for start in range(0, n, cfg.batch_size):
-                batch = data[order[start : start + cfg.batch_size]]  # (batch, pixels)
-                h = self.net.encode(batch)  # (batch, k)
-                recon = torch.mean((self.net.decode(h) - batch) ** 2)  # MSE term of L_AE, Sec. 3.2
-                sparsity = kl_sparsity(cfg.p, h.mean(dim=0))  # p̂_j = batch mean of h_j, Sec. 3.2
-                loss = recon + cfg.beta * sparsity  # L_AE = MSE + β Σ_j KL(p ‖ p̂_j), Sec. 3.2
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if cfg.project:
-                    with torch.no_grad():
-                        self.net.decoder.weight.clamp_(min=0)  # projection onto W_d ≥ 0, Sec. 3.3
-                totals += torch.stack([loss.detach(), recon.detach(), sparsity.detach()]).double()
-                n_batches += 1
-            loss_mean, recon_mean, sparsity_mean = (totals / max(n_batches, 1)).tolist()  # one sync per epoch
-            if not np.isfinite(loss_mean):
-                raise FloatingPointError(f"ae: loss became {loss_mean} in epoch {epoch}; try a smaller lr or beta")
-            self.history.append({"epoch": epoch, "loss": loss_mean, "recon": recon_mean, "sparsity": sparsity_mean})
+        if cfg.optimizer == "lbfgs":
+            self._fit_lbfgs(data)
+        else:
+            self._fit_adam(data, n)
         self.net.eval()
         self.metadata["device"] = str(self.device)
         return self
+
+    @staticmethod
+    def _check_finite(loss_mean: float, epoch: int) -> None:
+        if not np.isfinite(loss_mean):
+            raise FloatingPointError(f"ae: loss became {loss_mean} in epoch {epoch}; try a smaller lr or beta")
+
+    def _fit_adam(self, data: torch.Tensor, n: int) -> None:
+        cfg = self.config
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        generator = torch.Generator().manual_seed(cfg.seed)  # CPU: same order on every device
+        for epoch in range(cfg.epochs):
+            order = torch.randperm(n, generator=generator).to(self.device)  # (n,)
+            totals = torch.zeros(4, dtype=torch.float64, device=self.device)  # loss, recon, sparsity, decay sums
+            n_batches = 0
+            for start in range(0, n, cfg.batch_size):
+                batch = data[order[start : start + cfg.batch_size]]  # (batch, pixels)
+                loss, recon, sparsity, decay = self._loss(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                self._project()
+                totals += torch.stack([loss.detach(), recon.detach(), sparsity.detach(), decay.detach()]).double()
+                n_batches += 1
+            loss_mean, recon_mean, sparsity_mean, decay_mean = (totals / max(n_batches, 1)).tolist()  # one sync per epoch
+            self._check_finite(loss_mean, epoch)
+            self.history.append(
+                {"epoch": epoch, "loss": loss_mean, "recon": recon_mean, "sparsity": sparsity_mean, "decay": decay_mean}
+            )
+
+    def _fit_lbfgs(self, data: torch.Tensor) -> None:
+        """Full-batch L-BFGS (NCAE used minFunc's L-BFGS): one iteration per epoch, strong-Wolfe line search.
+
+        The optimizer keeps its curvature pairs across step() calls, so `epochs` steps of max_iter=1
+        are `epochs` L-BFGS iterations. With nonneg="project" the clamp after each iteration makes
+        it a heuristic projected L-BFGS.
+        """
+        # max_eval bounds the line search of each iteration; torch's default (1.25·max_iter = 1) would leave it
+        # no evaluations at all with max_iter=1.
+        optimizer = torch.optim.LBFGS(
+            self.net.parameters(), lr=1.0, max_iter=1, max_eval=25, history_size=10, line_search_fn="strong_wolfe"
+        )
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = self._loss(data)[0]
+            loss.backward()
+            return loss
+
+        for epoch in range(self.config.epochs):
+            with torch.no_grad():
+                loss, recon, sparsity, decay = (float(v) for v in self._loss(data))  # at the iteration's start
+            self._check_finite(loss, epoch)
+            optimizer.step(closure)
+            self._project()
+            self.history.append({"epoch": epoch, "loss": loss, "recon": recon, "sparsity": sparsity, "decay": decay})
 
     def _check_fitted(self) -> None:
         if self.net is None:

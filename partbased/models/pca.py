@@ -70,6 +70,20 @@ class PCA(Model):
         self.mean = _to_numpy(state["mean"])  # (pixels,)
 
 
+def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Principal angles in degrees, ascending, between the row spans of a (k_a, pixels) and b (k_b, pixels).
+
+    min(k_a, k_b) angles (scipy.linalg.subspace_angles on the transposes); 0 where the spans share a
+    direction, 90 where orthogonal. Used to compare a linear AE's atoms with the PCA subspace
+    (properties-of-autoencoders Sec. 3; Bourlard & Kamp 1988).
+    """
+    from scipy.linalg import subspace_angles
+
+    a = np.asarray(a, dtype=np.float64)  # (k_a, pixels)
+    b = np.asarray(b, dtype=np.float64)  # (k_b, pixels)
+    return np.sort(np.degrees(subspace_angles(a.T, b.T)))
+
+
 def _to_numpy(a: Any) -> np.ndarray:
     if isinstance(a, torch.Tensor):
         a = a.detach().cpu().numpy()

@@ -1,0 +1,320 @@
+"""NMF with sparseness constraints, Hoyer's nmfsc (Hoyer, JMLR 2004; shared/REFERENCE.md "Hoyer 2004 projection").
+
+Rows are samples: X (n, pixels) ≈ s · H (n, k) @ W (k, pixels), s = max(X) (nmfsc divides the data by
+its max first). Hoyer's V ≈ WH has atoms in the columns of his W and one row of his H per component
+across samples; here those are the rows of our W and the *columns* of our H.
+
+Constraints (each optional):
+- sW: every atom W_j has Hoyer sparseness sW, its L2 norm left free (projection at the current norm);
+- sH: every component H[:, j] (a row of Hoyer's H, across the n training samples) has unit L2 norm and
+  sparseness sH. This is a constraint over the training set, not per sample.
+A constrained factor moves by projected gradient with step halving on failure and ×1.2 after success;
+an unconstrained one by Lee–Seung multiplicative updates, as nmfpack does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import Model, resolve_device, seed_everything
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_MU_EPS = 1e-9  # nmfpack's guard in the multiplicative updates
+_MIN_STEP = 1e-200  # nmfpack stops when a step size falls below this
+
+
+# --------------------------------------------------------------------------- projection
+
+
+def l1_for_sparseness(n: int, s: float) -> float:
+    """L1 norm of a unit-L2 vector of length n with Hoyer sparseness s: √n − (√n − 1)·s (REFERENCE)."""
+    if n < 1 or not 0 <= s <= 1:
+        raise ValueError(f"l1_for_sparseness: need n >= 1 and s in [0, 1], got n={n}, s={s}")
+    return math.sqrt(n) - (math.sqrt(n) - 1) * s
+
+
+def hoyer_projection(s: np.ndarray, l1: float, l2: float) -> np.ndarray:
+    """Closest v ≥ 0 (Euclidean) to s with ‖v‖₁ = l1 and ‖v‖₂ = l2 (Hoyer 2004, nmfpack projfunc).
+
+    Needs l2 ≤ l1 ≤ √n·l2 (else no such v exists). Works in float64 and returns float64 (n,).
+    Algorithm (REFERENCE.md): v = s + (l1 − Σs)/n; loop: m = l1/(n − |Z|) on the support, 0 on the
+    zero set Z; v ← m + α(v − m) with α ≥ 0 solving ‖v‖₂ = l2; stop if v ≥ 0, else zero the
+    negatives (add them to Z), shift the rest to sum l1 again, repeat. Each pass grows Z, so at
+    most n passes.
+    """
+    s = np.asarray(s, dtype=np.float64).ravel()
+    n = s.size
+    if n == 0:
+        raise ValueError("hoyer_projection: empty vector")
+    if not (l2 > 0 and l2 * (1 - 1e-12) <= l1 <= math.sqrt(n) * l2 * (1 + 1e-12)):
+        raise ValueError(f"hoyer_projection: need 0 < l2 <= l1 <= sqrt(n)*l2, got l1={l1}, l2={l2}, n={n}")
+    support = np.ones(n, dtype=bool)  # complement of Z
+    v = s + (l1 - s.sum()) / n  # onto the hyperplane Σv = l1
+    for _ in range(n + 1):
+        d = int(support.sum())
+        m = np.where(support, l1 / d, 0.0)  # centre of the simplex face {Σv = l1, v_Z = 0}
+        w = v - m  # lies in the face's hyperplane: Σ_support w = 0, w_Z = 0
+        ww = float(w @ w)
+        room = l2 * l2 - l1 * l1 / d  # ‖v‖² − ‖m‖² to reach, since ⟨m, w⟩ = 0
+        if ww <= 1e-300:
+            # v is the centre: every direction in the face is equally close; take a fixed one.
+            idx = np.flatnonzero(support)
+            w = np.zeros(n)
+            w[idx[0]], w[idx[-1]] = 1.0, -1.0 if d > 1 else 0.0
+            ww = float(w @ w)
+            if ww == 0.0:
+                return m  # d == 1: the only point of the face
+        alpha = math.sqrt(max(room, 0.0) / ww)  # ‖m + αw‖₂ = l2 with α ≥ 0
+        v = m + alpha * w
+        if np.all(v >= 0):
+            return v
+        support &= v > 0  # zero the negatives: Z grows
+        v = np.where(support, v, 0.0)
+        v = np.where(support, v + (l1 - v.sum()) / support.sum(), 0.0)  # back onto Σv = l1
+    raise RuntimeError("hoyer_projection: did not converge")  # unreachable: Z grows every pass
+
+
+def hoyer_projection_rows(s: torch.Tensor, l1: torch.Tensor, l2: torch.Tensor) -> torch.Tensor:
+    """hoyer_projection applied to every row of s (m, n) at once, in torch float64 on s's device.
+
+    l1, l2: (m,) targets per row. The same passes as hoyer_projection; each pass works only on the
+    rows not yet done. A row that hits the degenerate centre (v − m = 0, measure zero) falls back to
+    the NumPy version.
+    """
+    s = s.double()
+    l1 = l1.to(s).reshape(-1, 1)  # (m, 1)
+    l2 = l2.to(s).reshape(-1, 1)  # (m, 1)
+    n = s.shape[1]
+    out = s + (l1 - s.sum(dim=1, keepdim=True)) / n  # (m, n): onto Σv = l1; rows are finished in place
+    rows = torch.arange(s.shape[0], device=s.device)  # rows still iterating
+    v, support, a1, a2 = out, torch.ones_like(s, dtype=torch.bool), l1, l2  # the active rows' state
+    degenerate: list[int] = []
+    for _ in range(n + 1):
+        if rows.numel() == 0:
+            break
+        d = support.sum(dim=1, keepdim=True).to(s)  # (r, 1)
+        m = torch.where(support, a1 / d, 0.0)  # (r, n): centre of the face {Σv = l1, v_Z = 0}
+        w = v - m  # (r, n)
+        ww = (w * w).sum(dim=1, keepdim=True)  # (r, 1)
+        alpha = torch.sqrt((a2 * a2 - a1 * a1 / d).clamp_min(0) / ww.clamp_min(1e-300))  # ‖m + αw‖₂ = l2
+        v = m + alpha * w  # (r, n)
+        flat = (ww <= 1e-300).ravel()
+        degenerate += rows[flat].tolist()
+        ok = (v >= 0).all(dim=1) | flat  # (r,)
+        out[rows[ok]] = v[ok]
+        keep = ~ok
+        rows, v, support, a1, a2 = rows[keep], v[keep], support[keep] & (v[keep] > 0), a1[keep], a2[keep]
+        v = torch.where(support, v, 0.0)  # zero the negatives (Z grows) ...
+        v = torch.where(support, v + (a1 - v.sum(dim=1, keepdim=True)) / support.sum(dim=1, keepdim=True), 0.0)  # ... back onto Σv = l1
+    for i in degenerate:  # rare: exact centre hit
+        out[i] = torch.as_tensor(hoyer_projection(s[i].cpu().numpy(), float(l1[i]), float(l2[i])), device=s.device)
+    return out
+
+
+def _project_columns(h: torch.Tensor, l1: float) -> torch.Tensor:
+    """Each column of h (n, k) onto {≥ 0, ‖·‖₁ = l1, ‖·‖₂ = 1}: sH per component (nmfpack H(i,:))."""
+    k = h.shape[1]
+    ones = torch.ones(k, dtype=torch.float64, device=h.device)
+    return hoyer_projection_rows(h.T, l1 * ones, ones).T.to(h.dtype).contiguous()  # (n, k)
+
+
+def _project_rows_keep_norm(w: torch.Tensor, l1a: float) -> torch.Tensor:
+    """Each row of w (k, pixels) onto sparseness sW at its current L2 norm (nmfpack W(:,i), L1 = L1a·‖W_i‖)."""
+    norms = w.double().norm(dim=1)  # (k,)
+    safe = norms.clamp_min(1e-30)
+    out = hoyer_projection_rows(w / safe[:, None].to(w.dtype), l1a * torch.ones_like(norms), torch.ones_like(norms))
+    return torch.where(norms[:, None] > 0, out * norms[:, None], w.double()).to(w.dtype)  # (k, pixels)
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class NMFSCConfig:
+    k: int = 16  # number of atoms (Hoyer's rdim)
+    seed: int = 0  # seeds the |randn| init of W and H
+    max_iter: int = 200  # rounds of (H update, W update) in fit
+    encode_iter: int = 200  # multiplicative updates of H with W fixed, to encode unseen data
+    sW: float | None = None  # Hoyer sparseness of every atom, in [0, 1]; None = unconstrained (MU)
+    sH: float | None = None  # Hoyer sparseness of every code component across the training samples
+    #                          (rows of Hoyer's H = columns of our codes), in [0, 1]; None = unconstrained (MU)
+    dtype: str = "float32"  # "float32" | "float64": precision of the updates
+    device: str = "auto"  # "auto" (CUDA if present) or any torch device string
+
+    def __post_init__(self):
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"nmf_sc: dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+        if self.k < 1 or self.max_iter < 0 or self.encode_iter < 0:
+            raise ValueError(f"nmf_sc: need k >= 1, max_iter >= 0, encode_iter >= 0; got {self}")
+        for name in ("sW", "sH"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"nmf_sc: {name} must be None or in [0, 1], got {value}")
+
+
+class NMFSC(Model):
+    """history: {"iteration", "loss", "step_W", "step_H"}; loss = ½‖X − s·HW‖²/n in the data's units (float64).
+
+    encode(x): multiplicative updates of H with W fixed (non-negative least squares, each sample on
+    its own). The sH constraint is a property of the training set's codes (per component, across
+    samples), so it is not imposed on unseen data: a projection across an arbitrary batch would make a
+    sample's code depend on the other samples in the batch. The training codes, which satisfy sH, are
+    kept in `train_codes` after fit (not saved in the checkpoint).
+    decode(codes) = s · codes @ W, s = max of the training data.
+    """
+
+    name = "nmf_sc"
+    config_class = NMFSCConfig
+
+    def __init__(self, config: NMFSCConfig | None = None):
+        super().__init__(config or NMFSCConfig())
+        self.device = resolve_device(self.config.device)
+        self.dtype = _DTYPES[self.config.dtype]
+        self.W: torch.Tensor | None = None  # (k, pixels), for the data divided by `scale`
+        self.scale: float | None = None  # max of the training data (nmfsc: V = V/max(V(:)))
+        self.train_codes: np.ndarray | None = None  # (n_train, k): H from fit, columns satisfy sH
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _as_tensor(self, x: np.ndarray, what: str) -> torch.Tensor:
+        x = np.asarray(x)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"nmf_sc {what}: input holds NaN or inf")
+        if x.size and x.min() < 0:
+            raise ValueError(f"nmf_sc {what}: input must be non-negative, min is {float(x.min())}")
+        return torch.as_tensor(x, dtype=self.dtype, device=self.device)  # (n, pixels)
+
+    def _abs_randn(self, shape: tuple[int, int], offset: int) -> torch.Tensor:
+        # nmfpack: abs(randn(...)); drawn on CPU from a seeded generator, same on every device.
+        g = torch.Generator().manual_seed(self.config.seed + offset)
+        return torch.randn(shape, generator=g, dtype=torch.float64).abs().to(self.device, self.dtype)
+
+    @staticmethod
+    def _obj(xx: float, xw: torch.Tensor, ww: torch.Tensor, h: torch.Tensor) -> float:
+        # ½‖X − HW‖² = ½(‖X‖² − 2⟨XWᵀ, H⟩ + ⟨WWᵀ, HᵀH⟩) without the (n, pixels) residual, in float64.
+        h64 = h.double()
+        return 0.5 * (xx - 2 * float((xw.double() * h64).sum()) + float((ww.double() * (h64.T @ h64)).sum()))
+
+    @staticmethod
+    def _obj_w(xx: float, hx: torch.Tensor, hh: torch.Tensor, w: torch.Tensor) -> float:
+        # ½‖X − HW‖² = ½(‖X‖² − 2⟨HᵀX, W⟩ + ⟨HᵀH, WWᵀ⟩), for trials of W with H fixed.
+        w64 = w.double()
+        return 0.5 * (xx - 2 * float((hx.double() * w64).sum()) + float((hh.double() * (w64 @ w64.T)).sum()))
+
+    # -- Model interface -----------------------------------------------------------------------
+    def fit(self, x: np.ndarray) -> "NMFSC":
+        cfg = self.config
+        seed_everything(cfg.seed)
+        xt = self._as_tensor(x, "fit")  # (n, pixels)
+        self.scale = float(xt.max()) if xt.numel() and float(xt.max()) > 0 else 1.0
+        xt = xt / self.scale  # nmfsc: V = V/max(V(:)), avoids over/underflow
+        n, pixels = xt.shape
+        w = self._abs_randn((cfg.k, pixels), 0)  # (k, pixels): nmfpack W = abs(randn(vdim, rdim))
+        h = self._abs_randn((n, cfg.k), 1)  # (n, k): nmfpack H = abs(randn(rdim, samples))
+        h = h / h.norm(dim=0, keepdim=True)  # (n, k): unit-L2 components (rows of Hoyer's H)
+        l1a = l1_for_sparseness(pixels, cfg.sW) if cfg.sW is not None else None  # L1 of a unit-norm atom
+        l1s = l1_for_sparseness(n, cfg.sH) if cfg.sH is not None else None  # L1 of a unit-norm component
+        if l1a is not None:
+            w = _project_rows_keep_norm(w / w.norm(dim=1, keepdim=True), l1a)  # nmfpack: projfunc(W(:,i),1,L1a²,1)
+        if l1s is not None:
+            h = _project_columns(h, l1s)  # nmfpack: projfunc(H(i,:)', L1s, 1, 1)
+        xx = float((xt.double() ** 2).sum())  # ‖X‖², once
+        s2n = self.scale**2 / n  # history in the original units, per sample
+        step_w = step_h = 1.0  # nmfpack's initial step sizes
+        obj = self._obj(xx, xt @ w.T, w @ w.T, h)
+        self.history = [{"iteration": 0, "loss": obj * s2n, "step_W": step_w, "step_H": step_h}]
+        converged = False
+        with torch.no_grad():
+            for i in range(1, cfg.max_iter + 1):
+                # ---- H update
+                xw, ww = xt @ w.T, w @ w.T  # (n, k), (k, k)
+                if l1s is not None:
+                    dh = h @ ww - xw  # (n, k): ∂/∂H ½‖X − HW‖² = (HW − X)Wᵀ (nmfpack dH = W'(WH − V))
+                    begobj = self._obj(xx, xw, ww, h)
+                    while True:
+                        h_new = _project_columns(h - step_h * dh, l1s)  # step then project each component
+                        newobj = self._obj(xx, xw, ww, h_new)
+                        if newobj <= begobj:
+                            break
+                        step_h /= 2  # failure: halve the step and retry
+                        if step_h < _MIN_STEP:
+                            converged = True
+                            break
+                    if converged:
+                        break
+                    step_h *= 1.2  # success: slightly larger next time
+                    h = h_new
+                else:
+                    h = h * xw / (h @ ww + _MU_EPS)  # Lee–Seung MU (nmfpack H.*(W'V)./(W'WH + 1e-9))
+                    norms = h.norm(dim=0).clamp_min(1e-30)  # (k,): nmfpack renormalises H's rows to unit energy
+                    h = h / norms
+                    w = w * norms[:, None]  # HW unchanged
+                # ---- W update
+                hx, hh = h.T @ xt, h.T @ h  # (k, pixels), (k, k)
+                if l1a is not None:
+                    dw = hh @ w - hx  # (k, pixels): ∂/∂W ½‖X − HW‖² = Hᵀ(HW − X) (nmfpack dW = (WH − V)H')
+                    begobj = self._obj_w(xx, hx, hh, w)
+                    while True:
+                        w_new = _project_rows_keep_norm(w - step_w * dw, l1a)  # sW at each atom's new norm
+                        newobj = self._obj_w(xx, hx, hh, w_new)
+                        if newobj <= begobj:
+                            break
+                        step_w /= 2
+                        if step_w < _MIN_STEP:
+                            converged = True
+                            break
+                    if converged:
+                        break
+                    step_w *= 1.2
+                    w = w_new
+                else:
+                    w = w * hx / (hh @ w + _MU_EPS)  # Lee–Seung MU (nmfpack W.*(VH')./(WHH' + 1e-9))
+                obj = self._obj_w(xx, hx, hh, w)
+                if not np.isfinite(obj):
+                    raise FloatingPointError(f"nmf_sc: loss became {obj} at iteration {i}")
+                self.history.append({"iteration": i, "loss": obj * s2n, "step_W": step_w, "step_H": step_h})
+        self.W = w
+        self.train_codes = h.cpu().numpy().astype(np.float32)  # (n, k)
+        self.metadata["device"] = str(self.device)
+        self.metadata["converged_early"] = converged  # a step size fell below 1e-200 (nmfpack's stop)
+        return self
+
+    def _check_fitted(self) -> None:
+        if self.W is None:
+            raise RuntimeError("nmf_sc: call fit() or load_state_dict() first")
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """H for unseen x with W fixed: encode_iter Lee–Seung MU steps from a seeded init (see class doc)."""
+        self._check_fitted()
+        xt = self._as_tensor(x, "encode") / self.scale  # (n, pixels), in the units W was fitted in
+        g = torch.Generator().manual_seed(self.config.seed + 2)
+        mean = max(float(xt.double().mean()), 0.0)
+        init = float(np.sqrt(mean / self.config.k)) or 1.0  # sklearn-style scale of the init
+        h = (torch.rand((xt.shape[0], self.config.k), generator=g, dtype=torch.float64) * init).to(self.device, self.dtype)
+        xw, ww = xt @ self.W.T, self.W @ self.W.T  # (n, k), (k, k)
+        with torch.no_grad():
+            for _ in range(self.config.encode_iter):
+                h = h * xw / (h @ ww + _MU_EPS)  # (n, k): Lee–Seung MU with W fixed
+        return h.cpu().numpy().astype(np.float32)  # (n, k)
+
+    def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:
+        self._check_fitted()
+        w = self.atoms if atoms is None else np.asarray(atoms, dtype=np.float32)  # (k, pixels)
+        return (self.scale * (np.asarray(codes, dtype=np.float32) @ w)).astype(np.float32)  # (n, pixels)
+
+    @property
+    def atoms(self) -> np.ndarray:
+        self._check_fitted()
+        return self.W.cpu().numpy().astype(np.float32)  # (k, pixels)
+
+    def state_dict(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {"W": self.W.detach().cpu().clone(), "scale": torch.tensor(self.scale, dtype=torch.float64)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.W = torch.as_tensor(state["W"]).to(self.device, self.dtype)  # (k, pixels)
+        self.scale = float(state["scale"])

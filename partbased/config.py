@@ -74,6 +74,14 @@ def _semantic_errors(config: dict) -> list[str]:
         for j, dataset in enumerate(m.get("datasets", [])):
             if dataset not in names:
                 errors.append(f"models[{i}].datasets[{j}]: unknown dataset {dataset!r}; known: {names}")
+        if m["type"] == "ae":  # KL needs codes in [0, 1] (report Sec. 3.2): only a sigmoid encoder gives them
+            penalties = m["grid"].get("penalty", [m.get("settings", {}).get("penalty", "kl")])
+            encoders = m["grid"].get("encoder_activation", [m.get("settings", {}).get("encoder_activation", "sigmoid")])
+            if "kl" in penalties and set(encoders) != {"sigmoid"}:
+                errors.append(
+                    f"models[{i}]: penalty 'kl' requires encoder_activation 'sigmoid' (codes in [0, 1]); "
+                    f"got {sorted(set(encoders) - {'sigmoid'})}; choose penalty among ['l2', 'eps_l1', 'log', 'none']"
+                )
         both = sorted(set(m["grid"]) & set(m.get("settings", {})))
         if both:
             errors.append(f"models[{i}]: {both} set in both grid and settings; keep each key in one place")

@@ -292,3 +292,37 @@ def evaluate(
     }
     assert tuple(out) == METRIC_KEYS
     return out
+
+
+# --------------------------------------------------------------------------- structure of the atoms
+
+STRUCTURE_KEYS = ("bars_recovery", "pca_angle_max")
+
+
+def pca_angle_max(atoms: np.ndarray, x_train: np.ndarray) -> float:
+    """Largest principal angle (degrees) between the atoms' span and the PCA subspace of the same size.
+
+    A linear AE with MSE spans the PCA subspace (part-based-autoencoders-report Sec. 3.1,
+    properties-of-autoencoders): this is ~0 for it, larger for part-based dictionaries.
+    NaN when the atoms span the whole pixel space (every subspace then agrees).
+    """
+    from sklearn.decomposition import PCA
+
+    from partbased.models.pca import principal_angles
+
+    k = np.linalg.matrix_rank(atoms)
+    if k >= min(x_train.shape):
+        return float("nan")
+    components = PCA(n_components=k, svd_solver="full").fit(x_train).components_  # (k, pixels)
+    return float(principal_angles(atoms, components).max())
+
+
+def structure_metrics(model: Model, x_train: np.ndarray, bars_size: int | None) -> dict[str, float]:
+    """bars_recovery (bars datasets only, else NaN) and pca_angle_max, keyed as STRUCTURE_KEYS."""
+    from partbased.metrics_bars import bars_recovery
+
+    atoms = np.asarray(model.atoms, dtype=np.float64)
+    return {
+        "bars_recovery": bars_recovery(atoms, bars_size) if bars_size else float("nan"),
+        "pca_angle_max": pca_angle_max(atoms, x_train),
+    }

@@ -21,6 +21,8 @@ METRICS = {
     "svm_accuracy": "linear-SVM accuracy on codes",
     "dilation_error": "max-approx. error to dilation",
     "dilation_error_recon": "dilation error vs dilated reconstructions",
+    "bars_recovery": "single bars recovered (cos >= 0.9)",
+    "pca_angle_max": "max principal angle to PCA (deg)",
     "train_seconds": "training seconds",
 }
 

@@ -14,6 +14,7 @@ MODELS = {m.get("name", m["type"]): m for m in config["models"]}
 POINTS, SKIPPED = build_grid(config)
 POINT = {(p.dataset, p.model, p.params): p for p in POINTS}
 MODEL_DATASETS = sorted({(p.dataset, p.model) for p in POINTS})
+PAE_POINTS = [p for p in POINTS if p.family == "pae_nmf"]
 
 
 wildcard_constraints:
@@ -58,6 +59,25 @@ def point_identity(wildcards):
     return {"dataset": p.dataset, "model": p.model, "family": p.family, **p.hyperparams}
 
 
+def point_gpus(wildcards):
+    """Torch families use a GPU when one is there (device auto); scikit-learn's PCA never does."""
+    return 0 if point(wildcards).family == "pca" else 1
+
+
+def pae_inputs(wildcards):
+    """A PAE-NMF point's data and checkpoint, plus its kl_weight = 0 twin when the grid has one."""
+    p = point(wildcards)
+    inputs = {
+        "zarr": rules.prepare_dataset.output.zarr.format(dataset=p.dataset),
+        "checkpoint": rules.train_model.output.checkpoint.format(dataset=p.dataset, model=p.model, params=p.params),
+    }
+    without_kl = {**p.hyperparams, "kl_weight": 0.0}
+    for twin in PAE_POINTS:
+        if p.hyperparams.get("kl_weight") != 0 and (twin.dataset, twin.model, twin.hyperparams) == (p.dataset, p.model, without_kl):
+            inputs["no_kl"] = rules.train_model.output.checkpoint.format(dataset=p.dataset, model=p.model, params=twin.params)
+    return inputs
+
+
 def point_title(wildcards):
     return f"{wildcards.model} on {wildcards.dataset}: {wildcards.params}"
 
@@ -82,4 +102,9 @@ def all_targets():
         *expand_points(rules.plot_point.output.atoms),
         *expand_points(rules.plot_point.output.reconstructions),
         *[rules.plot_metrics.output.figure.format(dataset=d, model=m) for d, m in MODEL_DATASETS],
+        *[
+            path.format(dataset=p.dataset, model=p.model, params=p.params)
+            for p in PAE_POINTS
+            for path in rules.plot_pae.output
+        ],
     ]

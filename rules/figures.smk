@@ -48,3 +48,39 @@ rule plot_metrics:
         "../envs/figures.yaml"
     script:
         "../scripts/plot_metrics.py"
+
+
+rule plot_pae:
+    input:
+        unpack(pae_inputs),
+    output:
+        latent=report(
+            "results/figures/{dataset}/{model}/{params}/latent.png",
+            caption="../report/pae_latent.rst",
+            category="PAE-NMF",
+            subcategory="{dataset}",
+            labels={"model": "{model}", "point": "{params}", "figure": "latent distributions"},
+        ),
+        pairs=report(
+            "results/figures/{dataset}/{model}/{params}/pairs.png",
+            caption="../report/pae_pairs.rst",
+            category="PAE-NMF",
+            subcategory="{dataset}",
+            labels={"model": "{model}", "point": "{params}", "figure": "similar vs dissimilar"},
+        ),
+        generated=report(
+            "results/figures/{dataset}/{model}/{params}/generated.png",
+            caption="../report/pae_generated.rst",
+            category="PAE-NMF",
+            subcategory="{dataset}",
+            labels={"model": "{model}", "point": "{params}", "figure": "generated"},
+        ),
+    params:
+        title=point_title,
+        figures=config["figures"],
+    log:
+        "results/logs/plot_pae/{dataset}/{model}/{params}.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/plot_pae.py"

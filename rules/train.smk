@@ -9,6 +9,10 @@ rule train_model:
         hyperparams=point_hyperparams,
         settings=point_settings,
     threads: 1
+    resources:
+        gpu=point_gpus,
+        # epochs/iterations between resume states; a resource, so changing it reruns nothing
+        checkpoint_every=10,
     log:
         "results/logs/train_model/{dataset}/{model}/{params}.log",
     benchmark:

@@ -7,14 +7,14 @@ hyperparameter, seed, the metrics, train_seconds and status (ok | diverged).
 import pandas as pd
 
 from partbased.io import log_to, write_table
-from partbased.metrics import METRIC_KEYS
+from partbased.metrics import METRIC_KEYS, STRUCTURE_KEYS
 
 
 def main(row_paths: list[str], table_path: str, log_path: str) -> None:
     log = log_to(log_path)
     table = pd.concat([pd.read_csv(p) for p in row_paths], ignore_index=True)
     identity = ["dataset", "model", "family"]
-    tail = ["seed", *METRIC_KEYS, "train_seconds", "status"]
+    tail = ["seed", *METRIC_KEYS, *STRUCTURE_KEYS, "train_seconds", "status"]
     hyperparams = [c for c in table.columns if c not in identity + tail]
     table = table[identity + hyperparams + tail].sort_values(identity + hyperparams + ["seed"], kind="stable")
     write_table(table, table_path)

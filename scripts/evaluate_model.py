@@ -1,7 +1,7 @@
 """Evaluate one trained grid point on the test split: one tidy metrics row.
 
 input.zarr, input.checkpoint; output.metrics: one-row CSV (dataset, model, family,
-hyperparameters, seed, metrics, train_seconds, status: ok | diverged); params.point: the point's identity;
+hyperparameters, seed, metrics, train_seconds, status: ok | diverged); params.point: the point's identity; params.spec: the dataset entry;
 params.evaluation: the evaluation section of the config.
 """
 
@@ -10,19 +10,21 @@ import torch
 
 from partbased.data import read_split
 from partbased.io import log_to, write_table
-from partbased.metrics import METRIC_KEYS, SVMProtocol, evaluate
+from partbased.metrics import METRIC_KEYS, STRUCTURE_KEYS, SVMProtocol, evaluate, structure_metrics
 from partbased.models import load_model
 
 
-def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, evaluation: dict, threads: int, log_path: str) -> None:
+def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, spec: dict, evaluation: dict, threads: int, log_path: str) -> None:
     log = log_to(log_path)
     torch.set_num_threads(threads)
     test = read_split(zarr_path, "test")
     model = load_model(checkpoint_path)
     if model.diverged:  # no metrics of a diverged model: NaN, with the status saying why
-        metrics = dict.fromkeys(METRIC_KEYS, float("nan"))
+        metrics = dict.fromkeys(METRIC_KEYS + STRUCTURE_KEYS, float("nan"))
     else:
         metrics = evaluate(model, test.x, test.labels, test.image_shape, SVMProtocol(**evaluation["svm"]), seed=evaluation["seed"])
+        bars_size = spec["size"] if spec["source"] == "bars" else None
+        metrics |= structure_metrics(model, read_split(zarr_path, "train").x, bars_size)
     row = {**point, **metrics, "train_seconds": model.metadata["train_seconds"], "status": model.metadata["status"]}
     write_table(pd.DataFrame([row]), metrics_path)
     log.info("metrics: %s", row)
@@ -33,6 +35,7 @@ main(
     snakemake.input.checkpoint,  # noqa: F821
     snakemake.output.metrics,  # noqa: F821
     dict(snakemake.params.point),  # noqa: F821
+    dict(snakemake.params.spec),  # noqa: F821
     dict(snakemake.params.evaluation),  # noqa: F821
     snakemake.threads,  # noqa: F821
     snakemake.log[0],  # noqa: F821

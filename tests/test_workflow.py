@@ -18,7 +18,8 @@ def test_metrics_table_contents(tiny_run):
     table = pd.read_csv(tiny_run / "results" / "metrics.csv")
     assert len(table) == N_POINTS
     expected = ["dataset", "model", "family", "k", "beta", "seed", "recon_error", "hoyer_codes", "hoyer_atoms",
-                "svm_accuracy", "svm_accuracy_std", "dilation_error", "dilation_error_recon", "train_seconds"]
+                "svm_accuracy", "svm_accuracy_std", "dilation_error", "dilation_error_recon", "bars_recovery", "pca_angle_max",
+                "train_seconds", "status"]
     assert list(table.columns) == expected
     assert set(table["dataset"]) == {"digits", "bars"}
     assert table.groupby("dataset")["model"].value_counts().to_dict() == {
@@ -30,6 +31,10 @@ def test_metrics_table_contents(tiny_run):
     # bars are unlabelled: the SVM metric is skipped, not faked; digits codes classify well above chance
     bars, digits = table[table["dataset"] == "bars"], table[table["dataset"] == "digits"]
     assert bars["svm_accuracy"].isna().all()
+    assert bars["bars_recovery"].between(0, 1).all() and digits["bars_recovery"].isna().all()
+    # PCA spans its own subspace; an 8-atom NMF dictionary does not
+    assert (table.loc[table["model"] == "pca", "pca_angle_max"] < 0.1).all()
+    assert (table.loc[table["model"] == "nmf", "pca_angle_max"] > 1).all()
     assert (digits["svm_accuracy"] > 0.5).all()
     # PCA is the best rank-k (affine) reconstruction: no k=8 model beats it on the same data
     for _, rows in table.groupby("dataset"):

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .base import Model, resolve_device, seed_everything
+from .resume import Resume
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "linear": lambda z: z, "relu": torch.relu}
 PENALTIES = ("kl", "l2", "eps_l1", "log", "none")
@@ -214,7 +215,8 @@ class AE(Model):
             loss = loss + decay  # L_AE of Sec. 3.3; skipped when inactive, so defaults reproduce the plain loss
         return loss, recon, sparsity, decay
 
-    def fit(self, x: np.ndarray) -> "AE":
+    def fit(self, x: np.ndarray, resume: Resume | None = None) -> "AE":
+        """Train on x (n, pixels); with `resume`, continue from its saved state and save every few epochs."""
         cfg = self.config
         seed_everything(cfg.seed)  # weight init draws from the global torch RNG
         data = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=self.device)  # (n, pixels), all on device
@@ -224,9 +226,9 @@ class AE(Model):
         self.net.train()
         self.history = []
         if cfg.optimizer == "lbfgs":
-            self._fit_lbfgs(data)
+            self._fit_lbfgs(data, resume)
         else:
-            self._fit_adam(data, n)
+            self._fit_adam(data, n, resume)
         self.net.eval()
         self.metadata["device"] = str(self.device)
         return self
@@ -236,11 +238,33 @@ class AE(Model):
         if not np.isfinite(loss_mean):
             raise FloatingPointError(f"ae: loss became {loss_mean} in epoch {epoch}; try a smaller lr or beta")
 
-    def _fit_adam(self, data: torch.Tensor, n: int) -> None:
+    def _restore(self, resume: Resume | None, optimizer: torch.optim.Optimizer, generator: torch.Generator | None) -> int:
+        """Load a matching saved loop state into net, optimizer and generator; the epoch to start from."""
+        state = resume.load() if resume else None
+        if state is None:
+            return 0
+        self.net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        if generator is not None:
+            generator.set_state(state["generator"])
+        self.history = state["history"]
+        return state["step"]
+
+    def _checkpoint(self, resume: Resume | None, step: int, optimizer: torch.optim.Optimizer, generator: torch.Generator | None) -> None:
+        if resume and resume.due(step):
+            resume.save({
+                "step": step,
+                "net": {key: value.detach().cpu().clone() for key, value in self.net.state_dict().items()},
+                "optimizer": optimizer.state_dict(),
+                "generator": None if generator is None else generator.get_state(),
+                "history": list(self.history),
+            })
+
+    def _fit_adam(self, data: torch.Tensor, n: int, resume: Resume | None) -> None:
         cfg = self.config
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         generator = torch.Generator().manual_seed(cfg.seed)  # CPU: same order on every device
-        for epoch in range(cfg.epochs):
+        for epoch in range(self._restore(resume, optimizer, generator), cfg.epochs):
             order = torch.randperm(n, generator=generator).to(self.device)  # (n,)
             totals = torch.zeros(4, dtype=torch.float64, device=self.device)  # loss, recon, sparsity, decay sums
             n_batches = 0
@@ -258,8 +282,9 @@ class AE(Model):
             self.history.append(
                 {"epoch": epoch, "loss": loss_mean, "recon": recon_mean, "sparsity": sparsity_mean, "decay": decay_mean}
             )
+            self._checkpoint(resume, epoch + 1, optimizer, generator)
 
-    def _fit_lbfgs(self, data: torch.Tensor) -> None:
+    def _fit_lbfgs(self, data: torch.Tensor, resume: Resume | None) -> None:
         """Full-batch L-BFGS (NCAE used minFunc's L-BFGS): one iteration per epoch, strong-Wolfe line search.
 
         The optimizer keeps its curvature pairs across step() calls, so `epochs` steps of max_iter=1
@@ -278,13 +303,14 @@ class AE(Model):
             loss.backward()
             return loss
 
-        for epoch in range(self.config.epochs):
+        for epoch in range(self._restore(resume, optimizer, None), self.config.epochs):
             with torch.no_grad():
                 loss, recon, sparsity, decay = (float(v) for v in self._loss(data))  # at the iteration's start
             self._check_finite(loss, epoch)
             optimizer.step(closure)
             self._project()
             self.history.append({"epoch": epoch, "loss": loss, "recon": recon, "sparsity": sparsity, "decay": decay})
+            self._checkpoint(resume, epoch + 1, optimizer, None)
 
     def _check_fitted(self) -> None:
         if self.net is None:

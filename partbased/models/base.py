@@ -46,7 +46,7 @@ class Model(ABC):
 
     @abstractmethod
     def fit(self, x: np.ndarray) -> "Model":
-        """Train on x (n, pixels)."""
+        """Train on x (n, pixels). Families with a training loop (nmf, ae) also take `resume=Resume(...)`."""
 
     @abstractmethod
     def encode(self, x: np.ndarray) -> np.ndarray:

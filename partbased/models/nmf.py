@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .base import Model, resolve_device, seed_everything
+from .resume import Resume
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -81,7 +82,8 @@ class NMF(Model):
         return 0.5 * (xx - 2 * cross + quad) / n
 
     # -- Model interface -----------------------------------------------------------------------
-    def fit(self, x: np.ndarray) -> "NMF":
+    def fit(self, x: np.ndarray, resume: Resume | None = None) -> "NMF":
+        """Train on x (n, pixels); with `resume`, continue from its saved W, H and save every few iterations."""
         cfg = self.config
         seed_everything(cfg.seed)
         xt = self._as_tensor(x, "fit")  # (n, pixels)
@@ -91,8 +93,12 @@ class NMF(Model):
         h = self._rand((n, cfg.k), scale, 1)  # (n, k)
         xx = float((xt.double() ** 2).sum())  # ‖X‖², once
         self.history = [{"iteration": 0, "loss": self._cost(xx, h.T @ xt, h.T @ h, w, n)}]
+        state = resume.load() if resume else None
+        if state is not None:
+            h, w = state["h"].to(self.device), state["w"].to(self.device)
+            self.history = state["history"]
         with torch.no_grad():
-            for i in range(1, cfg.max_iter + 1):
+            for i in range((state or {}).get("step", 0) + 1, cfg.max_iter + 1):
                 h = self._update_h(xt, h, w)  # eq. (6)
                 hx, hh = h.T @ xt, h.T @ h  # (k, pixels), (k, k): shared by eq. (8) and the cost
                 w = self._update_w(hx, hh, w)  # eq. (8)
@@ -100,6 +106,8 @@ class NMF(Model):
                 if not np.isfinite(loss):
                     raise FloatingPointError(f"NMF: loss became {loss} at iteration {i}")
                 self.history.append({"iteration": i, "loss": loss})
+                if resume and resume.due(i):
+                    resume.save({"step": i, "h": h.cpu(), "w": w.cpu(), "history": list(self.history)})
         self.W = w
         self.metadata["device"] = str(self.device)
         return self

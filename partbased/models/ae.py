@@ -33,7 +33,8 @@ ACTIVATIONS = {"sigmoid": torch.sigmoid, "linear": lambda z: z, "relu": torch.re
 PENALTIES = ("kl", "l2", "eps_l1", "log", "none")
 NONNEG = ("none", "project", "asym_l2", "asym_l1", "asym_smooth")
 INITS = ("default", "nonneg_uniform")
-OPTIMIZERS = ("adam", "lbfgs")
+OPTIMIZERS = ("adam", "adadelta", "lbfgs")
+MINIBATCH_OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta}  # the AE study used Adadelta
 LOSS_SCALES = ("mean", "ncae")
 _INFER_BATCH = 8192  # rows per encode/decode chunk: bounds device memory on large inputs
 
@@ -47,8 +48,8 @@ class AEConfig:
     decoder_activation: str = "sigmoid"  # σ_d: "sigmoid" | "linear" | "relu" (Sec. 3.1)
     project: bool = True  # alias of nonneg="project" (clamp W_d ≥ 0 after every step, Sec. 3.3); see module doc
     epochs: int = 20  # passes over the training set; with optimizer="lbfgs": L-BFGS iterations
-    batch_size: int = 64  # minibatch size (Adam only; L-BFGS is full batch)
-    lr: float = 1e-3  # Adam learning rate (L-BFGS ignores it: unit initial step + strong-Wolfe line search)
+    batch_size: int = 64  # minibatch size (Adam/Adadelta; L-BFGS is full batch)
+    lr: float = 1e-3  # Adam/Adadelta learning rate (Adadelta's usual 1.0; L-BFGS ignores it: strong-Wolfe line search)
     device: str = "auto"  # "auto" (CUDA if present) or any torch device string
     penalty: str = "kl"  # S(p, t_j), Sec. 3.2: "kl" | "l2" (p−t)² | "eps_l1" √((p−t)²+ε) | "log" log(1+(p−t)²) | "none"
     eps: float = 1e-8  # ε of the εL1 penalty (Sec. 3.2)
@@ -59,7 +60,7 @@ class AEConfig:
     nonneg_encoder: bool = False  # also decay/project W_e, as NCAE does (REFERENCE "NCAE")
     encoder_activation: str = "sigmoid"  # σ_e: "sigmoid" | "linear" | "relu" (Sec. 3.1; "kl" needs "sigmoid")
     init: str = "default"  # "default" (torch) | "nonneg_uniform": weights U[0, r], r = √6/√(hidden+visible+1), biases 0 (NCAE)
-    optimizer: str = "adam"  # "adam" (minibatches) | "lbfgs" (full batch, one iteration per epoch; NCAE)
+    optimizer: str = "adam"  # "adam" | "adadelta" (minibatches; the AE study) | "lbfgs" (full batch, one iteration per epoch; NCAE)
     loss_scale: str = "mean"  # "mean": recon = MSE over pixels and batch | "ncae": 0.5·Σ(y−ŷ)²/m (REFERENCE "NCAE")
 
     def __post_init__(self):
@@ -262,7 +263,7 @@ class AE(Model):
 
     def _fit_adam(self, data: torch.Tensor, n: int, resume: Resume | None) -> None:
         cfg = self.config
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        optimizer = MINIBATCH_OPTIMIZERS[cfg.optimizer](self.net.parameters(), lr=cfg.lr)
         generator = torch.Generator().manual_seed(cfg.seed)  # CPU: same order on every device
         for epoch in range(self._restore(resume, optimizer, generator), cfg.epochs):
             order = torch.randperm(n, generator=generator).to(self.device)  # (n,)

@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
+from sklearn.datasets import load_digits
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -33,6 +36,21 @@ TINY_CONFIG = {
     },
     "figures": {"n_atoms": 8, "n_reconstructions": 4, "dpi": 40},
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Tiny matmuls: one thread is much faster than two on a shared 2-core box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    """scikit-learn's 8×8 digits in [0, 1], (1797, 64) float32."""
+    return (load_digits().data / 16).astype(np.float32)
 
 
 def write_config(workdir: Path, config: dict) -> Path:

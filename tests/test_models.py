@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
 
 from partbased.data.bars import make_bars, single_bars
 from partbased.models import AE, MODELS, PCA, build_model, load_model
@@ -19,21 +18,6 @@ FAST = {
     "nmf_sc": {"max_iter": 30, "encode_iter": 100, "sH": 0.6},
     "pae_nmf": {"epochs": 10},
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matmuls: one thread is much faster than two on a shared 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    """scikit-learn's 8×8 digits in [0, 1], (1797, 64) float32."""
-    return (load_digits().data / 16).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

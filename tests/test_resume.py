@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
 
 from conftest import REPO, SNAKEMAKE, write_config
 from partbased.models import build_model
@@ -30,11 +29,6 @@ from partbased.models.resume import Resume
 x = np.load(sys.argv[1]); family = sys.argv[2]; params = eval(sys.argv[3]); fingerprint = eval(sys.argv[4])
 build_model(family, params).fit(x, resume=Resume(Path(sys.argv[5]), 1, fingerprint))
 """
-
-
-@pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    return (load_digits().data / 16).astype(np.float32)
 
 
 def fingerprint(family: str, params: dict, x: np.ndarray) -> dict:

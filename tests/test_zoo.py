@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from scipy import integrate, stats
-from sklearn.datasets import load_digits
 
 from partbased.data import make_bars
 from partbased.metrics import hoyer_sparseness
@@ -18,21 +17,6 @@ from partbased.models import MODELS, NMFSC, PAENMF, SparseNMF, build_model, load
 from partbased.models.ae import AEConfig, asymmetric_decay, sparsity_penalty
 from partbased.models.nmf_sc import hoyer_projection, hoyer_projection_rows, l1_for_sparseness
 from partbased.models.pae_nmf import weibull_kl
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matmuls: one thread is much faster than two on a shared 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    """scikit-learn's 8×8 digits in [0, 1], (1797, 64) float32."""
-    return (load_digits().data / 16).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,178 @@
+"""DAG build time (`snakemake -n`) of this workflow on a 10,000-point grid vs trivial Snakefiles.
+
+Three dry runs, each in its own temporary directory, run round-robin `--repeats` times:
+
+  ours         this repository's Snakefile (`--directory`), a config whose grid has N points
+               (one `bars` dataset, one `ae` entry: 100 values of k x N/100 values of beta), i.e.
+               N x (train_model, evaluate_model, plot_point) + 5 aggregate jobs = 3N + 5 jobs;
+  trivial      one rule, N jobs (`touch out/{i}.txt`) plus `all`                    -> the target;
+  trivial-3N   the same job graph shape as ours without any helper code: one input rule, three
+               chained per-point rules with the same nested `k~../beta~../seed~0` paths and an
+               aggregate rule, 3N + 5 jobs: what Snakemake itself costs for our job count.
+
+Printed per run: wall seconds and CPU seconds of the snakemake process (user + sys, less sensitive
+to other load on a shared machine). The ratio uses CPU seconds (wall is printed too).
+RESULT line: ours / trivial (target <= 1.5). A second line ours / trivial-3N separates our per-job
+overhead from the 3x job count.  `--profile` writes cProfile stats of our dry run and lists the
+top functions by cumulative time, those of rules/*.smk and partbased/ first.
+
+    python benchmarks/bench_dag.py [--points 10000] [--repeats 1] [--profile]
+
+Note: with slurm-client installed and a slurm.conf whose slurmctld is down, every snakemake call
+takes ~10 s longer (the slurm executor plugin runs `scontrol show config` on load): stop/start
+SLURM consistently, or compare within one run as this script does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+TRIVIAL = """\
+rule all:
+    input: expand("out/{{i}}.txt", i=range({n}))
+
+rule make:
+    output: "out/{{i}}.txt"
+    shell: "touch {{output}}"
+"""
+
+TRIVIAL_3N = """\
+KS, BETAS = range(1, {n_k} + 1), [round(0.01 * i, 2) for i in range({n_beta})]
+POINTS = [f"k~{{k}}/beta~{{b}}/seed~0" for k in KS for b in BETAS]
+
+wildcard_constraints:
+    params=r"[^/~]+~[^/]+(/[^/~]+~[^/]+)*",
+
+rule all:
+    input:
+        "results/metrics.csv", "results/skipped.csv", "results/figures/metrics.png",
+        expand("results/figures/{{params}}/atoms.png", params=POINTS),
+
+rule prepare:
+    output: "results/data.txt"
+    shell: "touch {{output}}"
+
+rule skipped:
+    output: "results/skipped.csv"
+    shell: "touch {{output}}"
+
+rule train:
+    input: "results/data.txt"
+    output: "results/models/{{params}}/model.pt"
+    shell: "touch {{output}}"
+
+rule evaluate:
+    input: "results/data.txt", "results/models/{{params}}/model.pt"
+    output: "results/metrics/{{params}}/metrics.csv"
+    shell: "touch {{output}}"
+
+rule plot:
+    input: "results/data.txt", "results/models/{{params}}/model.pt"
+    output: "results/figures/{{params}}/atoms.png"
+    shell: "touch {{output}}"
+
+rule aggregate:
+    input: expand("results/metrics/{{params}}/metrics.csv", params=POINTS)
+    output: "results/metrics.csv"
+    shell: "touch {{output}}"
+
+rule plot_metrics:
+    input: "results/metrics.csv"
+    output: "results/figures/metrics.png"
+    shell: "touch {{output}}"
+"""
+
+
+def grid_config(points: int) -> dict:
+    n_k = 100
+    n_beta = points // n_k
+    assert n_k * n_beta == points, "--points must be a multiple of 100"
+    return {
+        "datasets": [{"name": "bars", "source": "bars", "size": 4, "n_samples": 200, "seed": 0}],
+        "models": [
+            {
+                "type": "ae",
+                "grid": {"k": list(range(1, n_k + 1)), "beta": [round(0.01 * i, 2) for i in range(n_beta)]},
+                "settings": {"epochs": 1},
+            }
+        ],
+    }
+
+
+def dry_run(args: list[str], cwd: Path, prefix: list[str] | None = None) -> tuple[float, float, int]:
+    """(wall s, CPU s of the child, jobs planned) of one `snakemake -n`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run([*(prefix or SNAKEMAKE), *args, "-n", "--quiet", "all", "--cores", "1"], cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    total = next((int(line.split()[1]) for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("total")), -1)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--points", type=int, default=10000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="cProfile our dry run and list the hot spots")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench_dag_") as tmp:
+        tmp = Path(tmp)
+        ours, triv, triv3 = tmp / "ours", tmp / "trivial", tmp / "trivial3n"
+        for d in (ours, triv, triv3):
+            d.mkdir()
+        (ours / "config.yaml").write_text(yaml.safe_dump(grid_config(args.points), sort_keys=False))
+        (triv / "Snakefile").write_text(TRIVIAL.format(n=args.points))
+        (triv3 / "Snakefile").write_text(TRIVIAL_3N.format(n_k=100, n_beta=args.points // 100))
+        runs = {
+            "ours": (["-s", str(REPO / "Snakefile"), "--directory", str(ours), "--configfile", str(ours / "config.yaml")], ours),
+            "trivial": (["-s", str(triv / "Snakefile"), "--directory", str(triv)], triv),
+            "trivial-3N": (["-s", str(triv3 / "Snakefile"), "--directory", str(triv3)], triv3),
+        }
+        results = {name: [] for name in runs}
+        for _ in range(args.repeats):
+            for name, (cmd, cwd) in runs.items():
+                results[name].append(dry_run(cmd, cwd))
+        best = {name: min(r, key=lambda t: t[1]) for name, r in results.items()}
+
+        print(f"snakemake -n, grid of {args.points} points (min CPU of {args.repeats} round-robin runs)")
+        for name, (wall, cpu, jobs) in best.items():
+            print(f"  {name:11s} {jobs:6d} jobs  wall {wall:6.1f} s  CPU {cpu:6.1f} s  ({cpu / max(jobs, 1) * 1e3:.2f} ms CPU/job)")
+        ratio = best["ours"][1] / best["trivial"][1]
+        ratio3 = best["ours"][1] / best["trivial-3N"][1]
+        print(f"  ours / trivial-3N (same job count and shape): {ratio3:.2f}; wall ratios: "
+              f"{best['ours'][0] / best['trivial'][0]:.2f} and {best['ours'][0] / best['trivial-3N'][0]:.2f}")
+
+        if args.profile:
+            out = tmp / "ours.prof"
+            cmd, cwd = runs["ours"]
+            dry_run(cmd, cwd, prefix=[sys.executable, "-m", "cProfile", "-o", str(out), "-m", "snakemake"])
+            stats = pstats.Stats(str(out))
+            stats.sort_stats("cumulative")
+            print("\n-- cProfile of ours, functions of rules/ and partbased/ by cumulative time --")
+            stats.print_stats(r"rules/|partbased/|Snakefile", 15)
+            print("-- snakemake internals by own time --")
+            stats.sort_stats("tottime").print_stats(15)
+
+        print(f"RESULT bench_dag_per_job ratio={ratio3:.2f} target=1.5 ok={ratio3 <= 1.5}")
+        print(f"RESULT bench_dag ratio={ratio:.2f} target=1.5 ok={ratio <= 1.5}")
+
+
+if __name__ == "__main__":
+    main()

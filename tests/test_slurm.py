@@ -1,0 +1,159 @@
+"""The tiny workflow submitted to a real one-node SLURM cluster through profiles/slurm.
+
+tests/slurm/setup_slurm.sh installs SLURM from Debian packages when missing (only as root with
+apt-get; otherwise these tests skip with the reason), configures one node with a fake GPU (gres
+gpu:1 on /dev/null), starts munged/slurmctld/slurmd and waits until the node is idle; the
+session fixture's finalizer runs tests/slurm/teardown_slurm.sh. Set PARTBASED_SKIP_SLURM=1 to skip.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, snakemake, write_config
+from partbased.config import validate_config
+from partbased.grid import build_grid
+
+SLURM_DIR = REPO / "tests" / "slurm"
+PROFILE = REPO / "profiles" / "slurm"
+TARGETS = ["results/metrics.csv", "results/skipped.csv"]  # every train and evaluate job; figures are not compared
+RUN_TIMEOUT_S = 1200  # a status loop that never ends must fail the test, not hang CI
+SKIP_EXIT = 3  # setup_slurm.sh: SLURM not installed and not installable here
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A running single-node cluster (state dir); stopped and unconfigured again at session end."""
+    if os.environ.get("PARTBASED_SKIP_SLURM") == "1":
+        pytest.skip("SLURM tests disabled: PARTBASED_SKIP_SLURM=1")
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        pytest.skip("SLURM not usable: snakemake-executor-plugin-slurm is not installed in this environment")
+    state = tmp_path_factory.mktemp("slurm")
+    try:
+        proc = subprocess.run(["bash", str(SLURM_DIR / "setup_slurm.sh"), str(state)], capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["bash", str(SLURM_DIR / "teardown_slurm.sh"), str(state)], capture_output=True)
+        pytest.fail("setup_slurm.sh ran for more than 900 s")
+    if proc.returncode == SKIP_EXIT:
+        lines = proc.stderr.strip().splitlines()
+        pytest.skip(lines[-1] if lines else "SLURM not installed")
+    try:
+        if proc.returncode != 0:
+            pytest.fail(f"setup_slurm.sh failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        yield state
+    finally:
+        subprocess.run(["bash", str(SLURM_DIR / "teardown_slurm.sh"), str(state)], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def slurm_run(slurm_cluster, tmp_path_factory):
+    """The tiny config run through `--profile profiles/slurm`: (workdir, snakemake's log text)."""
+    workdir = tmp_path_factory.mktemp("tiny_slurm")
+    write_config(workdir, TINY_CONFIG)
+    cmd = [
+        *SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+        "--profile", str(PROFILE),
+        "--slurm-init-seconds-before-status-checks", "1",  # the profile's 40 s suits a real queue, not a test
+        *TARGETS,
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"snakemake --profile profiles/slurm ran for more than {RUN_TIMEOUT_S} s:\n{err.stdout}\n{err.stderr}")
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        slurm_logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+        tails = "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in slurm_logs[-3:])
+        pytest.fail(f"snakemake on SLURM failed ({proc.returncode}):\n{log[-6000:]}\n{tails}")
+    return workdir, log
+
+
+def submitted_jobs(log: str) -> dict[int, str]:
+    """SLURM job id -> rule, from the executor's 'submitted with SLURM jobid' lines."""
+    jobs = {}
+    for match in re.finditer(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/", log):
+        jobs[int(match.group(1))] = match.group(2)
+    return jobs
+
+
+def planned_per_rule(workdir: Path, *targets: str) -> dict[str, int]:
+    """Jobs per rule a dry run plans for `targets` (conftest.planned_jobs, restricted to targets)."""
+    text = snakemake(workdir, "-n", "--cores", "1", *targets).stdout
+    table = text.split("Job stats:", 1)[1] if "Job stats:" in text else ""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m.group(1) != "total"}
+
+
+def scontrol_job(job_id: int) -> dict[str, str]:
+    out = subprocess.run(["scontrol", "show", "job", str(job_id)], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"(\w+)=(\S*)", out))
+
+
+def test_every_job_ran_as_a_slurm_job(slurm_run):
+    workdir, log = slurm_run
+    jobs = submitted_jobs(log)
+    per_rule = {rule: sum(1 for r in jobs.values() if r == rule) for rule in set(jobs.values())}
+    # the jobs a local run of the same targets plans (fresh directory, nothing done yet)
+    fresh = workdir.parent / (workdir.name + "_plan")
+    fresh.mkdir()
+    write_config(fresh, TINY_CONFIG)
+    expected = planned_per_rule(fresh, *TARGETS)
+    assert per_rule == expected, f"SLURM jobs per rule {per_rule} != planned {expected}"
+    # each has its SLURM log named by its job id, and slurmctld knows it as COMPLETED
+    logs = {int(p.stem) for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert set(jobs) <= logs, f"no SLURM log for jobs {sorted(set(jobs) - logs)}"
+    for job_id in jobs:
+        info = scontrol_job(job_id)
+        assert info["JobState"] == "COMPLETED", (job_id, info["JobState"])
+        assert info["WorkDir"] == str(workdir)
+    assert planned_per_rule(workdir, *TARGETS) == {}, "the SLURM run left jobs to do"
+
+
+def test_training_jobs_asked_for_the_gpu(slurm_run):
+    """The rule's `gpu` resource becomes --gpus=1 for torch families; PCA and the rest ask for none."""
+    _, log = slurm_run
+    jobs = submitted_jobs(log)
+    train = {job_id for job_id, rule in jobs.items() if rule == "train_model"}
+    assert train
+    with_gpu = set()
+    for job_id in jobs:
+        info = scontrol_job(job_id)
+        tres = f"{info.get('TresPerNode', '')} {info.get('TresPerJob', '')}"
+        if "gpu" in tres:
+            assert "gpu:1" in tres or "gpu=1" in tres, (job_id, tres)
+            with_gpu.add(job_id)
+    assert with_gpu <= train, f"non-training jobs asked for a GPU: {sorted(with_gpu - train)}"
+    points, _ = build_grid(validate_config(copy.deepcopy(TINY_CONFIG)))
+    assert len(with_gpu) == sum(p.family != "pca" for p in points)  # PCA trains on the CPU
+
+
+def test_metrics_equal_a_local_run(slurm_run, tiny_run):
+    workdir, _ = slurm_run
+    on_slurm = pd.read_csv(workdir / "results" / "metrics.csv")
+    local = pd.read_csv(tiny_run / "results" / "metrics.csv")
+    key = list(local.columns[: list(local.columns).index("recon_error")])  # dataset, model, family, hyperparameters, seed
+    on_slurm, local = (frame.sort_values(key).reset_index(drop=True) for frame in (on_slurm, local))
+    assert list(on_slurm.columns) == list(local.columns)
+    assert len(on_slurm) == len(local) == 8
+    differing = []
+    for column in local.columns:
+        if column == "train_seconds":
+            continue
+        a, b = on_slurm[column], local[column]
+        if a.dtype.kind in "fiub" and b.dtype.kind in "fiub":
+            same = np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-6, atol=1e-9, equal_nan=True)
+        else:
+            same = a.astype(str).equals(b.astype(str))
+        if not same:
+            differing.append(column)
+    assert not differing, f"columns differing between the SLURM and the local run: {differing}\n{on_slurm}\n{local}"
+    assert (workdir / "results" / "skipped.csv").read_text() == (tiny_run / "results" / "skipped.csv").read_text()

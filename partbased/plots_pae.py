@@ -140,6 +140,16 @@ def _draw_dimension(ax, lines: list[tuple[str, float, float, str, str]], dim: in
 # ---------------------------------------------------------------- figures
 
 
+def _finish_density_panels(fig, axes, title: str, path: str | Path, dpi: int) -> None:
+    """Legend on the first panel, shared axis labels, title, and the atomic PNG write."""
+    axes[0].legend(fontsize=5, frameon=False)
+    fig.supxlabel("h", fontsize=7)
+    fig.supylabel("density", fontsize=7)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    _save(fig, path, dpi)
+
+
 def plot_latent_distributions(
     models: Mapping[str, object],
     x: np.ndarray,
@@ -172,12 +182,7 @@ def plot_latent_distributions(
             for j, name in enumerate(names)
         ]
         _draw_dimension(ax, lines, i, prior=True)
-    axes[0].legend(fontsize=5, frameon=False)
-    fig.supxlabel("h", fontsize=7)
-    fig.supylabel("density", fontsize=7)
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    _save(fig, path, dpi)
+    _finish_density_panels(fig, axes, title, path, dpi)
 
 
 def plot_pair_distributions(
@@ -207,12 +212,7 @@ def plot_pair_distributions(
     for i, ax in enumerate(axes):
         lines = [(label, float(k[j, i]), float(lam[j, i]), color, style) for j, (label, color, style) in enumerate(styles)]
         _draw_dimension(ax, lines, i, prior=False)
-    axes[0].legend(fontsize=5, frameon=False)
-    fig.supxlabel("h", fontsize=7)
-    fig.supylabel("density", fontsize=7)
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    _save(fig, path, dpi)
+    _finish_density_panels(fig, axes, title, path, dpi)
 
 
 def plot_generated(

@@ -34,7 +34,48 @@ class NMFConfig:
             raise ValueError(f"NMF: need k >= 1, max_iter >= 0, encode_iter >= 0; got {self}")
 
 
-class NMF(Model):
+class Factorization(Model):
+    """What the NMF families share: nonnegative input on the device, atoms = rows of W, R = H W.
+
+    Subclasses set `name` and `config_class` (a config with `dtype` and `device`) and fit `self.W`.
+    """
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.device = resolve_device(self.config.device)
+        self.dtype = _DTYPES[self.config.dtype]
+        self.W: torch.Tensor | None = None  # (k, pixels)
+
+    def _as_tensor(self, x: np.ndarray, what: str) -> torch.Tensor:
+        x = np.asarray(x)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{self.name} {what}: input holds NaN or inf")
+        if x.size and x.min() < 0:
+            raise ValueError(f"{self.name} {what}: input must be non-negative, min is {float(x.min())}")
+        return torch.as_tensor(x, dtype=self.dtype, device=self.device)  # (n, pixels)
+
+    def _check_fitted(self) -> None:
+        if self.W is None:
+            raise RuntimeError(f"{self.name}: call fit() or load_state_dict() first")
+
+    def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:
+        w = self.atoms if atoms is None else np.asarray(atoms, dtype=np.float32)  # (k, pixels)
+        return (np.asarray(codes, dtype=np.float32) @ w).astype(np.float32)  # (n, pixels): R = HW, eq. (5)
+
+    @property
+    def atoms(self) -> np.ndarray:
+        self._check_fitted()
+        return self.W.cpu().numpy().astype(np.float32)  # (k, pixels)
+
+    def state_dict(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {"W": self.W.detach().cpu().clone()}  # (k, pixels), in cfg.dtype
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.W = torch.as_tensor(state["W"]).to(self.device, self.dtype)  # (k, pixels)
+
+
+class NMF(Factorization):
     """history: {"iteration", "loss"} with loss = eq. (3) cost / n = 0.5·‖X − HW‖² / n, in float64."""
 
     name = "nmf"
@@ -42,19 +83,8 @@ class NMF(Model):
 
     def __init__(self, config: NMFConfig | None = None):
         super().__init__(config or NMFConfig())
-        self.device = resolve_device(self.config.device)
-        self.dtype = _DTYPES[self.config.dtype]
-        self.W: torch.Tensor | None = None  # (k, pixels)
 
     # -- helpers -------------------------------------------------------------------------------
-    def _as_tensor(self, x: np.ndarray, what: str) -> torch.Tensor:
-        x = np.asarray(x)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"NMF {what}: input holds NaN or inf")
-        if x.size and x.min() < 0:
-            raise ValueError(f"NMF {what}: input must be non-negative, min is {float(x.min())}")
-        return torch.as_tensor(x, dtype=self.dtype, device=self.device)  # (n, pixels)
-
     def _rand(self, shape: tuple[int, int], scale: float, offset: int) -> torch.Tensor:
         # Uniform init on CPU from a seeded generator: same numbers on every device.
         g = torch.Generator().manual_seed(self.config.seed + offset)
@@ -112,10 +142,6 @@ class NMF(Model):
         self.metadata["device"] = str(self.device)
         return self
 
-    def _check_fitted(self) -> None:
-        if self.W is None:
-            raise RuntimeError("NMF: call fit() or load_state_dict() first")
-
     def encode(self, x: np.ndarray) -> np.ndarray:
         """H for unseen x: same seeded init, encode_iter updates of eq. (6) with W fixed."""
         self._check_fitted()
@@ -126,18 +152,3 @@ class NMF(Model):
                 h = self._update_h(xt, h, self.W)  # eq. (6), W fixed
         return h.cpu().numpy().astype(np.float32)  # (n, k)
 
-    def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:
-        w = self.atoms if atoms is None else np.asarray(atoms, dtype=np.float32)  # (k, pixels)
-        return (np.asarray(codes, dtype=np.float32) @ w).astype(np.float32)  # (n, pixels): R = HW, eq. (5)
-
-    @property
-    def atoms(self) -> np.ndarray:
-        self._check_fitted()
-        return self.W.cpu().numpy().astype(np.float32)  # (k, pixels)
-
-    def state_dict(self) -> dict[str, Any]:
-        self._check_fitted()
-        return {"W": self.W.detach().cpu().clone()}  # (k, pixels), in cfg.dtype
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.W = torch.as_tensor(state["W"]).to(self.device, self.dtype)  # (k, pixels)

@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import Model, resolve_device, seed_everything
-
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from .base import seed_everything
+from .nmf import _DTYPES, Factorization
 _MU_EPS = 1e-9  # nmfpack's guard in the multiplicative updates
 _MIN_STEP = 1e-200  # nmfpack stops when a step size falls below this
 
@@ -157,7 +156,7 @@ class NMFSCConfig:
                 raise ValueError(f"nmf_sc: {name} must be None or in [0, 1], got {value}")
 
 
-class NMFSC(Model):
+class NMFSC(Factorization):
     """history: {"iteration", "loss", "step_W", "step_H"}; loss = ½‖X − s·HW‖²/n in the data's units (float64).
 
     encode(x): multiplicative updates of H with W fixed (non-negative least squares, each sample on
@@ -172,22 +171,11 @@ class NMFSC(Model):
     config_class = NMFSCConfig
 
     def __init__(self, config: NMFSCConfig | None = None):
-        super().__init__(config or NMFSCConfig())
-        self.device = resolve_device(self.config.device)
-        self.dtype = _DTYPES[self.config.dtype]
-        self.W: torch.Tensor | None = None  # (k, pixels), for the data divided by `scale`
+        super().__init__(config or NMFSCConfig())  # self.W: (k, pixels), for the data divided by `scale`
         self.scale: float | None = None  # max of the training data (nmfsc: V = V/max(V(:)))
         self.train_codes: np.ndarray | None = None  # (n_train, k): H from fit, columns satisfy sH
 
     # -- helpers -------------------------------------------------------------------------------
-    def _as_tensor(self, x: np.ndarray, what: str) -> torch.Tensor:
-        x = np.asarray(x)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"nmf_sc {what}: input holds NaN or inf")
-        if x.size and x.min() < 0:
-            raise ValueError(f"nmf_sc {what}: input must be non-negative, min is {float(x.min())}")
-        return torch.as_tensor(x, dtype=self.dtype, device=self.device)  # (n, pixels)
-
     def _abs_randn(self, shape: tuple[int, int], offset: int) -> torch.Tensor:
         # nmfpack: abs(randn(...)); drawn on CPU from a seeded generator, same on every device.
         g = torch.Generator().manual_seed(self.config.seed + offset)
@@ -283,10 +271,6 @@ class NMFSC(Model):
         self.metadata["converged_early"] = converged  # a step size fell below 1e-200 (nmfpack's stop)
         return self
 
-    def _check_fitted(self) -> None:
-        if self.W is None:
-            raise RuntimeError("nmf_sc: call fit() or load_state_dict() first")
-
     def encode(self, x: np.ndarray) -> np.ndarray:
         """H for unseen x with W fixed: encode_iter Lee–Seung MU steps from a seeded init (see class doc)."""
         self._check_fitted()
@@ -303,18 +287,11 @@ class NMFSC(Model):
 
     def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:
         self._check_fitted()
-        w = self.atoms if atoms is None else np.asarray(atoms, dtype=np.float32)  # (k, pixels)
-        return (self.scale * (np.asarray(codes, dtype=np.float32) @ w)).astype(np.float32)  # (n, pixels)
-
-    @property
-    def atoms(self) -> np.ndarray:
-        self._check_fitted()
-        return self.W.cpu().numpy().astype(np.float32)  # (k, pixels)
+        return (self.scale * super().decode(codes, atoms)).astype(np.float32)  # (n, pixels), back in data units
 
     def state_dict(self) -> dict[str, Any]:
-        self._check_fitted()
-        return {"W": self.W.detach().cpu().clone(), "scale": torch.tensor(self.scale, dtype=torch.float64)}
+        return {**super().state_dict(), "scale": torch.tensor(self.scale, dtype=torch.float64)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.W = torch.as_tensor(state["W"]).to(self.device, self.dtype)  # (k, pixels)
+        super().load_state_dict(state)
         self.scale = float(state["scale"])

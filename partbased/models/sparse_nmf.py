@@ -10,14 +10,12 @@ cost depends on W only through W̄, we store W already normalised: each round st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
-from .base import Model, resolve_device, seed_everything
-
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from .base import seed_everything
+from .nmf import _DTYPES, Factorization  # decode = H W̄ (eq. 13), atoms = W̄
 INITS = ("uniform", "eggert")
 
 
@@ -43,7 +41,7 @@ class SparseNMFConfig:
             raise ValueError(f"sparse_nmf: need k >= 1, max_iter >= 0, encode_iter >= 0, lam >= 0, eps > 0; got {self}")
 
 
-class SparseNMF(Model):
+class SparseNMF(Factorization):
     """history: {"iteration", "loss"} with loss = eq. (11) cost / n, in float64.
 
     atoms = W̄ (unit-L2 rows); encode = eq. (17) with W̄ fixed; decode = codes @ W̄ (eq. 13).
@@ -53,20 +51,9 @@ class SparseNMF(Model):
     config_class = SparseNMFConfig
 
     def __init__(self, config: SparseNMFConfig | None = None):
-        super().__init__(config or SparseNMFConfig())
-        self.device = resolve_device(self.config.device)
-        self.dtype = _DTYPES[self.config.dtype]
-        self.W: torch.Tensor | None = None  # (k, pixels), rows of unit L2 norm: W̄
+        super().__init__(config or SparseNMFConfig())  # self.W: (k, pixels), rows of unit L2 norm: W̄
 
     # -- helpers -------------------------------------------------------------------------------
-    def _as_tensor(self, x: np.ndarray, what: str) -> torch.Tensor:
-        x = np.asarray(x)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"sparse_nmf {what}: input holds NaN or inf")
-        if x.size and x.min() < 0:
-            raise ValueError(f"sparse_nmf {what}: input must be non-negative, min is {float(x.min())}")
-        return torch.as_tensor(x, dtype=self.dtype, device=self.device)  # (n, pixels)
-
     def _rand(self, shape: tuple[int, int], low: float, high: float, offset: int) -> torch.Tensor:
         # Uniform init on CPU from a seeded generator: same numbers on every device.
         g = torch.Generator().manual_seed(self.config.seed + offset)
@@ -138,10 +125,6 @@ class SparseNMF(Model):
         self.metadata["device"] = str(self.device)
         return self
 
-    def _check_fitted(self) -> None:
-        if self.W is None:
-            raise RuntimeError("sparse_nmf: call fit() or load_state_dict() first")
-
     def encode(self, x: np.ndarray) -> np.ndarray:
         """H for unseen x: fit's seeded init, encode_iter updates of eq. (17) with W̄ fixed."""
         self._check_fitted()
@@ -153,18 +136,3 @@ class SparseNMF(Model):
                 h = self._update_h(xt, h, self.W, gram)  # eq. (17), W̄ fixed
         return h.cpu().numpy().astype(np.float32)  # (n, k)
 
-    def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:
-        w = self.atoms if atoms is None else np.asarray(atoms, dtype=np.float32)  # (k, pixels)
-        return (np.asarray(codes, dtype=np.float32) @ w).astype(np.float32)  # (n, pixels): R = H W̄, eq. (13)
-
-    @property
-    def atoms(self) -> np.ndarray:
-        self._check_fitted()
-        return self.W.cpu().numpy().astype(np.float32)  # (k, pixels): W̄, unit rows
-
-    def state_dict(self) -> dict[str, Any]:
-        self._check_fitted()
-        return {"W": self.W.detach().cpu().clone()}  # (k, pixels), in cfg.dtype
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.W = torch.as_tensor(state["W"]).to(self.device, self.dtype)  # (k, pixels)

@@ -75,6 +75,15 @@ def plot_diverged(path: str | Path, title: str, error: str, dpi: int) -> None:
     _save(fig, path, dpi)
 
 
+def plot_if_diverged(model, paths: list[str | Path], title: str, dpi: int) -> bool:
+    """For a diverged model, write the stand-in figure to every path and return True; else False."""
+    if not model.diverged:
+        return False
+    for path in paths:
+        plot_diverged(path, title, model.metadata["error"], dpi)
+    return True
+
+
 def varied_hyperparams(rows: pd.DataFrame, hyperparams: list[str]) -> list[str]:
     """The hyperparameters that take more than one value among these rows."""
     return [h for h in hyperparams if h in rows and rows[h].nunique(dropna=True) > 1]

@@ -3,14 +3,14 @@
 input.zarr, input.checkpoint (the point's PAE-NMF), optional input.no_kl (the same point trained with
 kl_weight = 0); output.latent (latent distributions of one test sample, with and without KL when no_kl
 is given), output.pairs (a similar pair vs a dissimilar sample), output.generated (test originals above
-samples from the prior): PNGs; params.title, params.figures: the figures section of the config (dpi; optional
-n_latent_dims = 6, n_generated = 8, seed = 0).
+samples from the prior): PNGs; params.title, params.figures: the figures section of the config (dpi,
+n_latent_dims, n_generated, seed).
 """
 
 from partbased.data import read_split
 from partbased.io import log_to
 from partbased.models import load_model
-from partbased.plots import plot_diverged
+from partbased.plots import plot_if_diverged
 from partbased.plots_pae import choose_pairs, plot_generated, plot_latent_distributions, plot_pair_distributions
 
 
@@ -27,14 +27,10 @@ def main(
 ) -> None:
     log = log_to(log_path)
     dpi = figures["dpi"]
-    n_dims = int(figures.get("n_latent_dims", 6))
-    n_generated = int(figures.get("n_generated", 8))
-    seed = int(figures.get("seed", 0))
+    n_dims, n_generated, seed = figures["n_latent_dims"], figures["n_generated"], figures["seed"]
     test = read_split(zarr_path, "test")
     model = load_model(checkpoint_path)
-    if model.diverged:  # all three figures say so instead of showing NaN densities
-        for path in (latent_path, pairs_path, generated_path):
-            plot_diverged(path, title, model.metadata["error"], dpi=dpi)
+    if plot_if_diverged(model, [latent_path, pairs_path, generated_path], title, dpi):  # not NaN densities
         log.info("diverged point: %s", model.metadata["error"])
         return
     ia, ib, ic = choose_pairs(test.x, test.labels, seed=seed)

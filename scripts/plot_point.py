@@ -7,16 +7,14 @@ params.figures: the figures section of the config.
 from partbased.data import read_split
 from partbased.io import log_to
 from partbased.models import load_model
-from partbased.plots import plot_atoms, plot_diverged, plot_reconstructions
+from partbased.plots import plot_atoms, plot_if_diverged, plot_reconstructions
 
 
 def main(zarr_path: str, checkpoint_path: str, atoms_path: str, recon_path: str, title: str, figures: dict, log_path: str) -> None:
     log = log_to(log_path)
     test = read_split(zarr_path, "test")
     model = load_model(checkpoint_path)
-    if model.diverged:  # both figures say so instead of showing NaN images
-        for path in (atoms_path, recon_path):
-            plot_diverged(path, title, model.metadata["error"], dpi=figures["dpi"])
+    if plot_if_diverged(model, [atoms_path, recon_path], title, figures["dpi"]):  # not NaN images
         log.info("diverged point: %s", model.metadata["error"])
         return
     plot_atoms(model.atoms, test.image_shape, atoms_path, title, n_atoms=figures["n_atoms"], dpi=figures["dpi"])

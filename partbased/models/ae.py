@@ -129,7 +129,8 @@ def sparsity_penalty_grad(name: str, p: float, t: torch.Tensor, eps: float = 1e-
     """dS(p, t_j)/dt_j for the mean activations t (k,): the derivative of `sparsity_penalty`, elementwise."""
     if name == "kl":
         tc = t.clamp(*_KL_CLAMP)
-        return ((tc - p) / (tc * (1 - tc))).masked_fill_(t != tc, 0.0)  # −p/t + (1−p)/(1−t); 0 where the clamp binds
+        # −p/t + (1−p)/(1−t) = (t − p)/(t − t²); 0 where the clamp binds
+        return (tc - p).div_(torch.addcmul(tc, tc, tc, value=-1)).masked_fill_(t != tc, 0.0)
     d = t - p  # (k,)
     if name == "l2":
         return 2 * d  # d/dt (p − t)²
@@ -265,6 +266,7 @@ class AE(Model):
             k, pixels, dtype = self.config.k, self.net.encoder.in_features, self.net.encoder.weight.dtype
             shapes = {"h": (m, k), "x_hat": (m, pixels), "err": (m, pixels), "grad_h": (m, k)}
             self._work[m] = {name: torch.empty(shape, dtype=dtype, device=self.device) for name, shape in shapes.items()}
+            self._work[m]["ones"] = torch.ones(m, dtype=dtype, device=self.device)  # sums over rows as GEMVs
         return self._work[m]
 
     @torch.no_grad()
@@ -285,15 +287,16 @@ class AE(Model):
         torch.dot(err.view(-1), err.view(-1), out=record[0])  # recon = c·Σ err²
         g = 2 * self._recon_scale(m, x.shape[1])  # ∂recon/∂x̂ = 2c·err
         delta = _activation_backward_(cfg.decoder_activation, err, x_hat)  # ∂L/∂(H W_d + b_d) / 2c, (m, pixels)
+        # beta=0: the products overwrite the gradient buffers, alpha=g applies the 2c
         torch.addmm(dec.weight.grad, delta.T, h, beta=0, alpha=g, out=dec.weight.grad)  # ∂L/∂W_d (pixels, k)
-        torch.sum(delta, 0, out=dec.bias.grad).mul_(g)  # ∂L/∂b_d
-        grad_h = torch.mm(delta, dec.weight, out=work["grad_h"]).mul_(g)  # ∂recon/∂H (m, k)
-        t = torch.mean(h, 0, out=record[2:])  # t_j: batch mean of h_j, Sec. 3.2
+        torch.addmv(dec.bias.grad, delta.T, work["ones"], beta=0, alpha=g, out=dec.bias.grad)  # ∂L/∂b_d = Σ_i
+        grad_h = torch.addmm(work["grad_h"], delta, dec.weight, beta=0, alpha=g, out=work["grad_h"])  # ∂recon/∂H (m, k)
+        t = torch.addmv(record[2:], h.T, work["ones"], beta=0, alpha=1 / m, out=record[2:])  # t_j: batch mean of h_j, Sec. 3.2
         if cfg.beta > 0:  # ∂(β Σ_j S(p, t_j))/∂h_ij = (β/m)·S'(t_j)
             grad_h.add_(sparsity_penalty_grad(cfg.penalty, cfg.p, t, cfg.eps), alpha=cfg.beta / m)
         delta = _activation_backward_(cfg.encoder_activation, grad_h, h)  # ∂L/∂(X W_e + b_e), (m, k)
         torch.mm(delta.T, x, out=enc.weight.grad)  # ∂L/∂W_e (k, pixels)
-        torch.sum(delta, 0, out=enc.bias.grad)  # ∂L/∂b_e
+        torch.mv(delta.T, work["ones"], out=enc.bias.grad)  # ∂L/∂b_e = Σ_i
         if cfg.weight_decay > 0:  # λ Σ w² over W_e, W_d, biases excluded (properties-of-autoencoders App. A ψ, no ½)
             for w in self._weights(constrained=False):
                 record[1] += cfg.weight_decay * (w * w).sum()

@@ -109,6 +109,35 @@ def test_nmf_encode_reconstructs_like_fit(digits):
     assert (model.encode(digits[:20]) >= 0).all() and (model.atoms >= 0).all()
 
 
+def test_nmf_row_blocks_give_the_one_block_result(digits, monkeypatch):
+    """fit and encode walk X in blocks of rows; the result must not depend on the block size
+    (only the summation order of Hᵀ X and Hᵀ H changes, in float64 well below 1e-12)."""
+    from partbased.models.nmf import NMF
+
+    params = {"k": K, "max_iter": 60, "encode_iter": 40, "dtype": "float64", "seed": 2}
+    whole = build_model("nmf", params).fit(digits)  # 1797 rows: one block
+    monkeypatch.setattr(NMF, "cpu_block_rows", 100)  # 18 blocks, the last one short
+    blocked = build_model("nmf", params).fit(digits)
+    np.testing.assert_allclose(blocked.H.numpy(), whole.H.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(blocked.atoms, whole.atoms, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose([r["loss"] for r in blocked.history], [r["loss"] for r in whole.history], rtol=1e-12)
+    np.testing.assert_array_equal(blocked.encode(digits[:250]), whole.encode(digits[:250]))
+
+
+def test_nmf_fit_from_a_given_init(digits):
+    """init=(H, W) starts the updates there: zero iterations return it unchanged; a wrong shape is named."""
+    rng = np.random.default_rng(0)
+    h0, w0 = rng.random((300, K)).astype(np.float32), rng.random((K, 64)).astype(np.float32)
+    model = build_model("nmf", {"k": K, "max_iter": 0}).fit(digits[:300], init=(h0, w0))
+    np.testing.assert_array_equal(model.H.numpy(), h0)
+    np.testing.assert_array_equal(model.atoms, w0)
+    assert model.history[0]["loss"] == pytest.approx(0.5 * np.sum((digits[:300].astype(np.float64) - h0 @ w0) ** 2) / 300, rel=1e-6)
+    with pytest.raises(ValueError, match=r"NMF init: need H \(300, 8\)"):
+        build_model("nmf", {"k": K}).fit(digits[:300], init=(h0[:10], w0))
+    with pytest.raises(ValueError, match="non-negative"):
+        build_model("nmf", {"k": K}).fit(digits[:300], init=(h0 - 1, w0))
+
+
 def test_nmf_rejects_negative_input(digits):
     with pytest.raises(ValueError, match="non-negative"):
         build_model("nmf", {"k": 2, "max_iter": 1}).fit(digits - 0.5)

@@ -75,6 +75,11 @@ def plot_diverged(path: str | Path, title: str, error: str, dpi: int) -> None:
     _save(fig, path, dpi)
 
 
+def point_title(dataset: str, model: str, params: str) -> str:
+    """The title of a grid point's figures, e.g. 'ae on mnist5k: k~16/beta~0.1/seed~0'."""
+    return f"{model} on {dataset}: {params}"
+
+
 def plot_if_diverged(model, paths: list[str | Path], title: str, dpi: int) -> bool:
     """For a diverged model, write the stand-in figure to every path and return True; else False."""
     if not model.diverged:

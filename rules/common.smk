@@ -15,6 +15,8 @@ POINTS, SKIPPED = build_grid(config)
 POINT = {(p.dataset, p.model, p.params): p for p in POINTS}
 MODEL_DATASETS = sorted({(p.dataset, p.model) for p in POINTS})
 PAE_POINTS = [p for p in POINTS if p.family == "pae_nmf"]
+# what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
+FIGURES = {key: value for key, value in config["figures"].items() if key != "per_point"}
 
 
 wildcard_constraints:
@@ -41,16 +43,10 @@ def point(wildcards):
     return POINT[(wildcards.dataset, wildcards.model, wildcards.params)]
 
 
-def point_family(wildcards):
-    return point(wildcards).family
-
-
-def point_hyperparams(wildcards):
-    return point(wildcards).hyperparams
-
-
-def point_settings(wildcards):
-    return point(wildcards).settings
+def point_run(wildcards):
+    """What training a point needs: family, hyperparams (grid values, seed included), settings (model-wide)."""
+    p = point(wildcards)
+    return {"family": p.family, "hyperparams": p.hyperparams, "settings": p.settings}
 
 
 def point_identity(wildcards):
@@ -78,10 +74,6 @@ def pae_inputs(wildcards):
     return inputs
 
 
-def point_title(wildcards):
-    return f"{wildcards.model} on {wildcards.dataset}: {wildcards.params}"
-
-
 def model_grid_columns(wildcards):
     return list(MODELS[wildcards.model]["grid"])
 
@@ -96,15 +88,16 @@ def metrics_rows(wildcards):
 
 
 def all_targets():
+    per_point = config["figures"]["per_point"]
     return [
         rules.aggregate_metrics.output.table,
         rules.list_skipped_points.output.table,
-        *expand_points(rules.plot_point.output.atoms),
-        *expand_points(rules.plot_point.output.reconstructions),
         *[rules.plot_metrics.output.figure.format(dataset=d, model=m) for d, m in MODEL_DATASETS],
+        *(expand_points(rules.plot_point.output.atoms) if per_point else []),
+        *(expand_points(rules.plot_point.output.reconstructions) if per_point else []),
         *[
             path.format(dataset=p.dataset, model=p.model, params=p.params)
-            for p in PAE_POINTS
+            for p in (PAE_POINTS if per_point else [])
             for path in rules.plot_pae.output
         ],
     ]

@@ -6,7 +6,6 @@ rule evaluate_model:
         metrics="results/metrics/{dataset}/{model}/{params}/metrics.csv",
     params:
         point=point_identity,
-        spec=dataset_spec,
         evaluation=config["evaluation"],
     threads: 1
     log:

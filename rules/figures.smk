@@ -18,8 +18,7 @@ rule plot_point:
             labels={"model": "{model}", "point": "{params}"},
         ),
     params:
-        title=point_title,
-        figures=config["figures"],
+        figures=FIGURES,
     log:
         "results/logs/plot_point/{dataset}/{model}/{params}.log",
     conda:
@@ -41,7 +40,7 @@ rule plot_metrics:
         ),
     params:
         hyperparams=model_grid_columns,
-        figures=config["figures"],
+        figures=FIGURES,
     log:
         "results/logs/plot_metrics/{dataset}/{model}.log",
     conda:
@@ -76,8 +75,7 @@ rule plot_pae:
             labels={"model": "{model}", "point": "{params}", "figure": "generated"},
         ),
     params:
-        title=point_title,
-        figures=config["figures"],
+        figures=FIGURES,
     log:
         "results/logs/plot_pae/{dataset}/{model}/{params}.log",
     conda:

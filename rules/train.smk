@@ -5,9 +5,7 @@ rule train_model:
         checkpoint="results/models/{dataset}/{model}/{params}/model.pt",
         history="results/models/{dataset}/{model}/{params}/history.csv",
     params:
-        family=point_family,
-        hyperparams=point_hyperparams,
-        settings=point_settings,
+        point=point_run,
     threads: 1
     resources:
         gpu=point_gpus,

@@ -1,7 +1,7 @@
 """Evaluate one trained grid point on the test split: one tidy metrics row.
 
 input.zarr, input.checkpoint; output.metrics: one-row CSV (dataset, model, family,
-hyperparameters, seed, metrics, train_seconds, status: ok | diverged); params.point: the point's identity; params.spec: the dataset entry;
+hyperparameters, seed, metrics, train_seconds, status: ok | diverged); params.point: the point's identity;
 params.evaluation: the evaluation section of the config.
 """
 
@@ -14,7 +14,7 @@ from partbased.metrics import METRIC_KEYS, STRUCTURE_KEYS, SVMProtocol, evaluate
 from partbased.models import load_model
 
 
-def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, spec: dict, evaluation: dict, threads: int, log_path: str) -> None:
+def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, evaluation: dict, threads: int, log_path: str) -> None:
     log = log_to(log_path)
     torch.set_num_threads(threads)
     test = read_split(zarr_path, "test")
@@ -23,7 +23,7 @@ def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, s
         metrics = dict.fromkeys(METRIC_KEYS + STRUCTURE_KEYS, float("nan"))
     else:
         metrics = evaluate(model, test.x, test.labels, test.image_shape, SVMProtocol(**evaluation["svm"]), seed=evaluation["seed"])
-        bars_size = spec["size"] if spec["source"] == "bars" else None
+        bars_size = test.spec["size"] if test.spec["source"] == "bars" else None
         metrics |= structure_metrics(model, read_split(zarr_path, "train").x, bars_size)
     row = {**point, **metrics, "train_seconds": model.metadata["train_seconds"], "status": model.metadata["status"]}
     write_table(pd.DataFrame([row]), metrics_path)
@@ -35,7 +35,6 @@ main(
     snakemake.input.checkpoint,  # noqa: F821
     snakemake.output.metrics,  # noqa: F821
     dict(snakemake.params.point),  # noqa: F821
-    dict(snakemake.params.spec),  # noqa: F821
     dict(snakemake.params.evaluation),  # noqa: F821
     snakemake.threads,  # noqa: F821
     snakemake.log[0],  # noqa: F821

@@ -3,14 +3,14 @@
 input.zarr, input.checkpoint (the point's PAE-NMF), optional input.no_kl (the same point trained with
 kl_weight = 0); output.latent (latent distributions of one test sample, with and without KL when no_kl
 is given), output.pairs (a similar pair vs a dissimilar sample), output.generated (test originals above
-samples from the prior): PNGs; params.title, params.figures: the figures section of the config (dpi,
+samples from the prior): PNGs, titled from the wildcards; params.figures: the figures section of the config (dpi,
 n_latent_dims, n_generated, seed).
 """
 
 from partbased.data import read_split
 from partbased.io import log_to
 from partbased.models import load_model
-from partbased.plots import plot_if_diverged
+from partbased.plots import plot_if_diverged, point_title
 from partbased.plots_pae import choose_pairs, plot_generated, plot_latent_distributions, plot_pair_distributions
 
 
@@ -61,7 +61,7 @@ main(
     snakemake.output.latent,  # noqa: F821
     snakemake.output.pairs,  # noqa: F821
     snakemake.output.generated,  # noqa: F821
-    snakemake.params.title,  # noqa: F821
+    point_title(snakemake.wildcards.dataset, snakemake.wildcards.model, snakemake.wildcards.params),  # noqa: F821
     dict(snakemake.params.figures),  # noqa: F821
     snakemake.log[0],  # noqa: F821
 )

@@ -1,13 +1,13 @@
 """Per-point figures: the atom grid, and test images beside their reconstructions.
 
-input.zarr, input.checkpoint; output.atoms, output.reconstructions: PNGs; params.title,
-params.figures: the figures section of the config.
+input.zarr, input.checkpoint; output.atoms, output.reconstructions: PNGs; params.figures: the figures
+section of the config; the title comes from the wildcards.
 """
 
 from partbased.data import read_split
 from partbased.io import log_to
 from partbased.models import load_model
-from partbased.plots import plot_atoms, plot_if_diverged, plot_reconstructions
+from partbased.plots import plot_atoms, plot_if_diverged, plot_reconstructions, point_title
 
 
 def main(zarr_path: str, checkpoint_path: str, atoms_path: str, recon_path: str, title: str, figures: dict, log_path: str) -> None:
@@ -28,7 +28,7 @@ main(
     snakemake.input.checkpoint,  # noqa: F821
     snakemake.output.atoms,  # noqa: F821
     snakemake.output.reconstructions,  # noqa: F821
-    snakemake.params.title,  # noqa: F821
+    point_title(snakemake.wildcards.dataset, snakemake.wildcards.model, snakemake.wildcards.params),  # noqa: F821
     dict(snakemake.params.figures),  # noqa: F821
     snakemake.log[0],  # noqa: F821
 )

@@ -1,7 +1,7 @@
 """Train one grid point on the train split and save its checkpoint and training history.
 
 input.zarr: dataset store; output.checkpoint / output.history: model.pt and history.csv;
-params.family, params.hyperparams (grid values, seed included), params.settings (model-wide);
+params.point: {family, hyperparams (grid values, seed included), settings (model-wide)};
 resources.checkpoint_every: epochs/iterations between resume states (output.checkpoint + ".resume").
 """
 
@@ -53,9 +53,9 @@ main(
     snakemake.input.zarr,  # noqa: F821
     snakemake.output.checkpoint,  # noqa: F821
     snakemake.output.history,  # noqa: F821
-    snakemake.params.family,  # noqa: F821
-    dict(snakemake.params.hyperparams),  # noqa: F821
-    dict(snakemake.params.settings),  # noqa: F821
+    snakemake.params.point["family"],  # noqa: F821
+    dict(snakemake.params.point["hyperparams"]),  # noqa: F821
+    dict(snakemake.params.point["settings"]),  # noqa: F821
     snakemake.threads,  # noqa: F821
     snakemake.resources.checkpoint_every,  # noqa: F821
     snakemake.log[0],  # noqa: F821

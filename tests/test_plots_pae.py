@@ -185,7 +185,8 @@ def test_script_writes_three_pngs(models, digits, tmp_path, with_no_kl):
     fake = SimpleNamespace(
         input=SimpleNamespace(**inputs, get=inputs.get),
         output=SimpleNamespace(**outputs),
-        params=SimpleNamespace(title="digits / pae_nmf / k=6", figures={"dpi": DPI, "n_generated": 4, "n_latent_dims": 6, "seed": 0}),
+        params=SimpleNamespace(figures={"dpi": DPI, "n_generated": 4, "n_latent_dims": 6, "seed": 0}),
+        wildcards=SimpleNamespace(dataset="digits", model="pae_nmf", params="k~6/seed~0"),
         log=[str(tmp_path / "log" / "plot_pae.log")],
     )
     runpy.run_path(str(REPO / "scripts" / "plot_pae.py"), init_globals={"snakemake": fake})

@@ -38,6 +38,19 @@ def test_figure_setting_reruns_only_figures(tiny_run, tmp_path):
     assert jobs == {"plot_point": 8, "plot_metrics": 6, "all": 1}
 
 
+def test_per_point_figures_off_drops_them_and_redraws_nothing(tiny_run, tmp_path):
+    """figures.per_point: false (large grids) leaves the per-point figures out of the targets; the
+    finished run then has nothing left to do, and a fresh one plans no plot_point job."""
+    assert edited_copy(tiny_run, tmp_path, lambda c: c["figures"].update(per_point=False)) == {}
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    config = copy.deepcopy(TINY_CONFIG)
+    config["figures"]["per_point"] = False
+    write_config(fresh, config)
+    jobs = planned_jobs(fresh)
+    assert "plot_point" not in jobs and jobs["train_model"] == jobs["evaluate_model"] == 8 and jobs["plot_metrics"] == 6
+
+
 def test_model_wide_setting_reruns_only_that_model(tiny_run, tmp_path):
     jobs = edited_copy(tiny_run, tmp_path, lambda c: c["models"][2]["settings"].update(epochs=11))
     ae_points = 2 * 2  # datasets x beta values

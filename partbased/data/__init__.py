@@ -12,11 +12,9 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import xarray as xr
-import zarr
 
 from . import download
 from .bars import make_bars, single_bars
@@ -25,6 +23,12 @@ __all__ = ["SOURCES", "REMOTE_SOURCES", "LOCAL_FILE_SOURCES", "Split", "download
 
 SAMPLE_CHUNK = 1000  # samples per zarr chunk: reads go by sample blocks
 
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+# xarray and zarr are imported where a store is built, written or read: the Snakefile imports this
+# module for its source lists, and every `snakemake` call would otherwise pay ~0.7 s for them.
 
 Loaded = tuple[np.ndarray, "np.ndarray | None", "np.ndarray | None"]  # images (n,h,w), labels, official split
 
@@ -111,6 +115,8 @@ def build_dataset(
     images: np.ndarray, labels: np.ndarray | None, test_fraction: float, seed: int, attrs: dict, split: np.ndarray | None = None
 ) -> xr.Dataset:
     """One xarray Dataset; an official `split` is kept, else a seeded split (stratified when labelled)."""
+    import xarray as xr
+
     n = len(images)
     if split is None:
         from sklearn.model_selection import train_test_split  # here: only preparation needs it
@@ -131,6 +137,8 @@ def build_dataset(
 
 def write_zarr(ds: xr.Dataset, path: str | Path) -> None:
     """Write atomically: a store appears at `path` only once complete."""
+    import zarr
+
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -157,10 +165,13 @@ class Split:
     x: np.ndarray  # (n, pixels) float32
     labels: np.ndarray | None  # (n,) int or None when unlabelled
     image_shape: tuple[int, int]
+    spec: dict  # the dataset's config entry the store was prepared from
 
 
 def read_split(path: str | Path, split: str) -> Split:
     """Read the train or test part of a store written by write_zarr."""
+    import xarray as xr
+
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     with warnings.catch_warnings():
@@ -171,5 +182,6 @@ def read_split(path: str | Path, split: str) -> Split:
         part = ds.isel(sample=(ds["split"] == split).values)
         images = part["image"].values.astype(np.float32)
         labels = part["label"].values.astype(np.int64) if "label" in part.coords else None
+        spec = json.loads(ds.attrs["spec"])
     n, h, w = images.shape
-    return Split(x=images.reshape(n, h * w), labels=labels, image_shape=(h, w))
+    return Split(x=images.reshape(n, h * w), labels=labels, image_shape=(h, w), spec=spec)

@@ -71,3 +71,18 @@ def build_grid(config: dict) -> tuple[list[GridPoint], list[dict]]:
                     continue
                 points.append(GridPoint(dataset, name, entry["type"], path, hyperparams, dict(entry["settings"])))
     return points, skipped
+
+
+def kl_free_twins(points: list[GridPoint]) -> dict[GridPoint, GridPoint]:
+    """Each PAE-NMF point with kl_weight != 0 -> its grid twin with kl_weight = 0, where the grid has one.
+
+    One dict pass, so that a large PAE grid does not cost a scan of the grid per point.
+    """
+
+    def key(p: GridPoint, **override) -> tuple:
+        return p.dataset, p.model, tuple(sorted({**p.hyperparams, **override}.items()))
+
+    pae = [p for p in points if p.family == "pae_nmf"]
+    without_kl = {key(p): p for p in pae if p.hyperparams.get("kl_weight") == 0}
+    twins = {p: without_kl.get(key(p, kl_weight=0.0)) for p in pae if p.hyperparams.get("kl_weight") != 0}
+    return {p: twin for p, twin in twins.items() if twin is not None}

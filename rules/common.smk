@@ -5,7 +5,7 @@ from pathlib import Path
 
 from partbased.config import validate_config
 from partbased.data import LOCAL_FILE_SOURCES, REMOTE_SOURCES
-from partbased.grid import build_grid
+from partbased.grid import build_grid, kl_free_twins
 
 validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 
@@ -15,6 +15,7 @@ POINTS, SKIPPED = build_grid(config)
 POINT = {(p.dataset, p.model, p.params): p for p in POINTS}
 MODEL_DATASETS = sorted({(p.dataset, p.model) for p in POINTS})
 PAE_POINTS = [p for p in POINTS if p.family == "pae_nmf"]
+KL_FREE_TWIN = kl_free_twins(POINTS)
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
 FIGURES = {key: value for key, value in config["figures"].items() if key != "per_point"}
 
@@ -67,10 +68,9 @@ def pae_inputs(wildcards):
         "zarr": rules.prepare_dataset.output.zarr.format(dataset=p.dataset),
         "checkpoint": rules.train_model.output.checkpoint.format(dataset=p.dataset, model=p.model, params=p.params),
     }
-    without_kl = {**p.hyperparams, "kl_weight": 0.0}
-    for twin in PAE_POINTS:
-        if p.hyperparams.get("kl_weight") != 0 and (twin.dataset, twin.model, twin.hyperparams) == (p.dataset, p.model, without_kl):
-            inputs["no_kl"] = rules.train_model.output.checkpoint.format(dataset=p.dataset, model=p.model, params=twin.params)
+    twin = KL_FREE_TWIN.get(p)
+    if twin is not None:
+        inputs["no_kl"] = rules.train_model.output.checkpoint.format(dataset=p.dataset, model=p.model, params=twin.params)
     return inputs
 
 

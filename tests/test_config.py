@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TINY_CONFIG
 from partbased.config import ConfigError, validate_config
-from partbased.grid import build_grid
+from partbased.grid import build_grid, kl_free_twins
 
 
 def valid():
@@ -79,3 +79,17 @@ def test_model_restricted_to_datasets():
     config["models"][1]["datasets"] = ["bars"]
     points, _ = build_grid(validate_config(config))
     assert {p.dataset for p in points if p.model == "nmf"} == {"bars"}
+
+
+def test_pae_points_find_their_kl_free_twin():
+    config = valid()
+    config["models"].append({"type": "pae_nmf", "grid": {"k": [4, 8], "kl_weight": [0.0, 0.5, 1.0]}, "seeds": [0, 1]})
+    points, _ = build_grid(validate_config(config))
+    twins = kl_free_twins(points)
+    pae = [p for p in points if p.family == "pae_nmf"]
+    assert len(twins) == len([p for p in pae if p.hyperparams["kl_weight"] != 0]) == 2 * 2 * 2 * 2  # datasets x k x kl x seeds
+    for point, twin in twins.items():
+        assert twin.hyperparams == {**point.hyperparams, "kl_weight": 0.0}
+        assert (twin.dataset, twin.model, twin.family) == (point.dataset, point.model, point.family)
+    config["models"][-1]["grid"]["kl_weight"] = [0.5, 1.0]  # no kl_weight = 0 point: no twins
+    assert kl_free_twins(build_grid(validate_config(config))[0]) == {}

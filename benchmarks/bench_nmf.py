@@ -7,8 +7,9 @@ must be <= scikit-learn's up to 1e-3 relative.
 
 Seconds per iteration are the slope between a short and a long fit, (t(long) − t(short)) / (iterations
 between), so that what a fit does once (input checks, ‖X‖², the final error) cancels for both sides.
-The host's speed swings within seconds, so each repeat times the four fits back to back and the ratio
-is the median over repeats of (scikit-learn's slope / ours). A pause before each fit lets the other
+The host's speed swings within seconds, so each repeat times the four fits back to back, the two
+libraries taking turns to go first, and the ratio is the median over repeats of (scikit-learn's slope
+/ ours). A pause before each fit lets the other
 library's idle BLAS threads stop spinning (OpenBLAS spins ~0.1 s after a call) so that neither side
 runs against the other's leftovers.
 
@@ -88,8 +89,9 @@ def main() -> None:
 
     run_ours(x[:2000], h0[:2000], w0, args.k, 5), run_sklearn(x[:2000], h0[:2000], w0, args.k, 5)  # warm-up
     slopes, final = {"ours": [], "sklearn": []}, {}
-    for _ in range(args.repeats):
-        for name, run in (("ours", run_ours), ("sklearn", run_sklearn)):
+    for repeat in range(args.repeats):
+        order = (("ours", run_ours), ("sklearn", run_sklearn))
+        for name, run in order if repeat % 2 == 0 else order[::-1]:  # alternate who goes first: a drift cancels
             t_short = run(x, h0, w0, args.k, short)[0]
             t_long, h, w = run(x, h0, w0, args.k, long)
             slopes[name].append((t_long - t_short) / (long - short))

@@ -78,11 +78,16 @@ def slurm_run(slurm_cluster, tmp_path_factory):
     return workdir, log
 
 
-def submitted_jobs(log: str) -> dict[int, str]:
-    """SLURM job id -> rule, from the executor's 'submitted with SLURM jobid' lines."""
+def submitted_jobs(log: str) -> dict[int, list[str]]:
+    """SLURM job id -> the rules it ran, from the executor's 'submitted with SLURM jobid' lines.
+
+    A rule job ran its rule; a group job (the profile's `point` group) ran the rules its own SLURM
+    log lists, as the snakemake inside the allocation prints them.
+    """
     jobs = {}
-    for match in re.finditer(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/", log):
-        jobs[int(match.group(1))] = match.group(2)
+    for match in re.finditer(r"submitted with SLURM jobid (\d+) \(log: (\S*/slurm_logs/(rule|group)_(\w+)/\S*\.log)\)", log):
+        job_id, path, kind, name = int(match.group(1)), Path(match.group(2)), match.group(3), match.group(4)
+        jobs[job_id] = [name] if kind == "rule" else re.findall(r"^rule (\w+):$", path.read_text(), re.M)
     return jobs
 
 
@@ -101,13 +106,17 @@ def scontrol_job(job_id: int) -> dict[str, str]:
 def test_every_job_ran_as_a_slurm_job(slurm_run):
     workdir, log = slurm_run
     jobs = submitted_jobs(log)
-    per_rule = {rule: sum(1 for r in jobs.values() if r == rule) for rule in set(jobs.values())}
+    ran = [rule for rules in jobs.values() for rule in rules]
+    per_rule = {rule: ran.count(rule) for rule in set(ran)}
     # the jobs a local run of the same targets plans (fresh directory, nothing done yet)
     fresh = workdir.parent / (workdir.name + "_plan")
     fresh.mkdir()
     write_config(fresh, TINY_CONFIG)
     expected = planned_per_rule(fresh, *TARGETS)
-    assert per_rule == expected, f"SLURM jobs per rule {per_rule} != planned {expected}"
+    assert per_rule == expected, f"rules run in SLURM jobs {per_rule} != planned {expected}"
+    # the profile's `point` group: each point's training and evaluation shared one SLURM job
+    point_jobs = [sorted(rules) for rules in jobs.values() if "train_model" in rules]
+    assert point_jobs == [["evaluate_model", "train_model"]] * expected["train_model"], point_jobs
     # each has its SLURM log named by its job id, and slurmctld knows it as COMPLETED
     logs = {int(p.stem) for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
     assert set(jobs) <= logs, f"no SLURM log for jobs {sorted(set(jobs) - logs)}"
@@ -122,7 +131,7 @@ def test_training_jobs_asked_for_the_gpu(slurm_run):
     """The rule's `gpu` resource becomes --gpus=1 for torch families; PCA and the rest ask for none."""
     _, log = slurm_run
     jobs = submitted_jobs(log)
-    train = {job_id for job_id, rule in jobs.items() if rule == "train_model"}
+    train = {job_id for job_id, rules in jobs.items() if "train_model" in rules}
     assert train
     with_gpu = set()
     for job_id in jobs:
@@ -131,7 +140,7 @@ def test_training_jobs_asked_for_the_gpu(slurm_run):
         if "gpu" in tres:
             assert "gpu:1" in tres or "gpu=1" in tres, (job_id, tres)
             with_gpu.add(job_id)
-    assert with_gpu <= train, f"non-training jobs asked for a GPU: {sorted(with_gpu - train)}"
+    assert with_gpu <= train, f"jobs without training asked for a GPU: {sorted(with_gpu - train)}"
     points, _ = build_grid(validate_config(copy.deepcopy(TINY_CONFIG)))
     assert len(with_gpu) == sum(p.family != "pca" for p in points)  # PCA trains on the CPU
 

@@ -48,7 +48,7 @@ def built(cfg: AEConfig, seed: int = 0) -> AE:
 
 
 def manual_and_autograd(cfg: AEConfig, seed: int = 0):
-    """(our loss terms, autograd's loss terms, our gradients, autograd's gradients) on one batch."""
+    """(our (loss, recon, sparsity, decay), autograd's, our gradients, autograd's gradients) on one batch."""
     model = built(cfg, seed)
     x = torch.rand(M, PIXELS, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     for w in model.net.parameters():
@@ -62,7 +62,7 @@ def manual_and_autograd(cfg: AEConfig, seed: int = 0):
     loss, recon, sparsity, decay = reference_loss(model, x)
     loss.backward()
     auto = {name: w.grad for name, w in model.net.named_parameters()}
-    return terms, torch.stack([recon, sparsity, torch.as_tensor(decay, dtype=torch.float64)]).detach(), manual, auto
+    return terms, torch.stack([loss, recon, sparsity, torch.as_tensor(decay, dtype=torch.float64)]).detach(), manual, auto
 
 
 OPTIONS = [
@@ -89,7 +89,7 @@ def test_gradients_match_autograd(options):
 def test_decay_gradients_match_autograd(nonneg, nonneg_encoder, weight_decay):
     cfg = AEConfig(k=K, beta=0.5, nonneg=nonneg, alpha=0.2, nonneg_lambda=0.3, nonneg_encoder=nonneg_encoder, weight_decay=weight_decay)
     terms, want_terms, manual, auto = manual_and_autograd(cfg, seed=3)
-    assert (float(terms[2]) > 0) == (weight_decay > 0 or nonneg.startswith("asym"))  # the decay is really there
+    assert (float(terms[3]) > 0) == (weight_decay > 0 or nonneg.startswith("asym"))  # the decay is really there
     torch.testing.assert_close(terms, want_terms, rtol=1e-12, atol=1e-14)
     for name in auto:
         torch.testing.assert_close(manual[name], auto[name], rtol=1e-10, atol=1e-12, msg=name)

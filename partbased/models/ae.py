@@ -310,17 +310,17 @@ class AE(Model):
         """c of recon = c·Σ err² on m rows: 1/(m·pixels) for the MSE of Sec. 3.2, 0.5/m for NCAE's 0.5·Σ(y − ŷ)²/m."""
         return 0.5 / m if self.config.loss_scale == "ncae" else 1.0 / (m * pixels)
 
-    def _loss_terms(self, records: torch.Tensor, m: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(recon, Σ_j S(p, t_j), decay) of _loss_and_grads records (..., k + 2) from batches of m rows."""
+    def _loss_terms(self, records: torch.Tensor, m: int | torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(L_AE, recon, Σ_j S(p, t_j), decay) of _loss_and_grads records (..., k + 2) from batches of m rows."""
         cfg = self.config
         recon = records[..., 0] * self._recon_scale(m, self.net.encoder.in_features)
-        return recon, sparsity_penalty(cfg.penalty, cfg.p, records[..., 2:], cfg.eps), records[..., 1]
+        sparsity, decay = sparsity_penalty(cfg.penalty, cfg.p, records[..., 2:], cfg.eps), records[..., 1]
+        return recon + cfg.beta * sparsity + decay, recon, sparsity, decay  # L_AE, Sec. 3.2–3.3
 
     def _record_history(self, epoch: int, records: torch.Tensor, m: int | torch.Tensor) -> None:
         """Append the epoch's means of loss, recon, sparsity and decay over its records (one host sync)."""
-        terms = torch.stack(self._loss_terms(records.double(), m)).reshape(3, -1).mean(dim=1)
-        recon, sparsity, decay = terms.tolist()
-        loss = recon + self.config.beta * sparsity + decay  # L_AE, Sec. 3.2–3.3
+        terms = torch.stack(self._loss_terms(records.double(), m)).reshape(4, -1).mean(dim=1)
+        loss, recon, sparsity, decay = terms.tolist()
         self._check_finite(loss, epoch)
         self.history.append({"epoch": epoch, "loss": loss, "recon": recon, "sparsity": sparsity, "decay": decay})
 
@@ -420,8 +420,7 @@ class AE(Model):
         def closure() -> torch.Tensor:
             record = torch.zeros(self.config.k + 2, device=self.device)
             self._loss_and_grads(data, record)
-            recon, sparsity, decay = self._loss_terms(record, n)
-            loss = recon + self.config.beta * sparsity + decay
+            loss = self._loss_terms(record, n)[0]
             if not evaluations:  # the iteration's start: stop before L-BFGS steps on a NaN/inf loss
                 self._check_finite(float(loss), epoch)
             evaluations.append(record)

@@ -155,11 +155,12 @@ class NMF(Factorization):
         n = xt.shape[0]
         h, w = self._init_factors(xt, init)
         xx = squared_norm(xt)  # ‖X‖², once
-        self.history = [{"iteration": 0, "loss": self._cost(xx, h.T @ xt, h.T @ h, w, w @ w.T, n)}]
         state = resume.load() if resume else None
         if state is not None:
             h, w = state["h"].to(self.device), state["w"].to(self.device)
             self.history = state["history"]
+        else:
+            self.history = [{"iteration": 0, "loss": self._cost(xx, h.T @ xt, h.T @ h, w, w @ w.T, n)}]
         rows = self._block_rows(n)
         work = self._work(rows)
         hx = torch.empty(cfg.k, xt.shape[1], dtype=self.dtype, device=self.device)  # Hᵀ X

@@ -1,6 +1,6 @@
 """DAG build time (`snakemake -n`) of this workflow on a 10,000-point grid vs trivial Snakefiles.
 
-Dry runs, each in its own temporary directory, run round-robin `--repeats` times:
+Dry runs, each in its own temporary directory, `--repeats` rounds of one run each:
 
   ours          this repository's Snakefile (`--directory`), a config whose grid has N points
                 (one `bars` dataset, one `ae` entry: 100 values of k x N/100 values of beta), i.e.
@@ -12,14 +12,21 @@ Dry runs, each in its own temporary directory, run round-robin `--repeats` times
                 chained per-point rules with the same nested `k~../beta~../seed~0` paths and an
                 aggregate rule, 3N + 5 jobs: what Snakemake itself costs for our number of jobs.
 
-The ratios use CPU seconds of the snakemake process (user + sys; wall is printed too).
+The ratios use CPU seconds of the snakemake process (user + sys; wall is printed too). The host's
+speed drifts over minutes, so a ratio is taken within each round, between runs that follow each other
+(ours and trivial-3N are neighbours; every other round runs in reverse order, so neither side always
+goes first), and the median over rounds is reported.
 RESULT bench_dag: ours / trivial-3N, i.e. against the same number of trivial jobs (target <= 1.5).
 RESULT bench_dag_per_point: ours / trivial, i.e. per grid point, no target: a point is three jobs by
 design (training, evaluation and figures are cached apart, so that editing an evaluation or figure
 setting never retrains). `--profile` writes cProfile stats of our dry run and lists the top functions
-by cumulative time, those of rules/*.smk and partbased/ first.
+by cumulative time, those of rules/*.smk and partbased/ first. `--attribute` adds a run of ours with
+Snakemake's per-job check of `script:` files (dag.ScriptProcessor) switched off in that one process,
+a measurement only: how much of the ratio that check is (it resolves and reads the script through
+the source cache for every job, and smart_open builds a namedtuple class for each of its three URI
+parses).
 
-    python benchmarks/bench_dag.py [--points 10000] [--repeats 1] [--profile]
+    python benchmarks/bench_dag.py [--points 10000] [--repeats 3] [--profile] [--attribute]
 
 Note: with slurm-client installed and a slurm.conf whose slurmctld is down, every snakemake call
 takes ~10 s longer (the slurm executor plugin runs `scontrol show config` on load): stop/start
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import pstats
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +49,14 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+# snakemake with dag.ScriptProcessor.process_job a no-op (only for --attribute; never for a real run)
+SNAKEMAKE_WITHOUT_SCRIPT_CHECK = [
+    sys.executable,
+    "-c",
+    "import runpy, sys; import snakemake.api; import snakemake.dag as dag; "
+    "dag.ScriptProcessor.process_job = lambda self, job: None; "
+    "sys.argv[0] = 'snakemake'; runpy.run_module('snakemake', run_name='__main__')",
+]
 
 TRIVIAL = """\
 rule all:
@@ -132,8 +148,9 @@ def dry_run(args: list[str], cwd: Path, prefix: list[str] | None = None) -> tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=10000)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; the ratios are medians over rounds")
     parser.add_argument("--profile", action="store_true", help="cProfile our dry run and list the hot spots")
+    parser.add_argument("--attribute", action="store_true", help="also time ours without Snakemake's per-job script check")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_dag_") as tmp:
@@ -145,30 +162,45 @@ def main() -> None:
         (lean / "config.yaml").write_text(yaml.safe_dump(grid_config(args.points, per_point_figures=False), sort_keys=False))
         (triv / "Snakefile").write_text(TRIVIAL.format(n=args.points))
         (triv3 / "Snakefile").write_text(TRIVIAL_3N.format(n_k=100, n_beta=args.points // 100))
+        ours_args = ["-s", str(REPO / "Snakefile"), "--directory", str(ours), "--configfile", str(ours / "config.yaml")]
+        # in run order: each ratio's two sides are neighbours
         runs = {
-            "ours": (["-s", str(REPO / "Snakefile"), "--directory", str(ours), "--configfile", str(ours / "config.yaml")], ours),
-            "ours, no per-point figures": (["-s", str(REPO / "Snakefile"), "--directory", str(lean), "--configfile", str(lean / "config.yaml")], lean),
-            "trivial": (["-s", str(triv / "Snakefile"), "--directory", str(triv)], triv),
-            "trivial-3N": (["-s", str(triv3 / "Snakefile"), "--directory", str(triv3)], triv3),
+            "ours": (ours_args, ours, SNAKEMAKE),
+            "trivial-3N": (["-s", str(triv3 / "Snakefile"), "--directory", str(triv3)], triv3, SNAKEMAKE),
+            **({"ours, no script check": (ours_args, ours, SNAKEMAKE_WITHOUT_SCRIPT_CHECK)} if args.attribute else {}),
+            "ours, no per-point figures": (["-s", str(REPO / "Snakefile"), "--directory", str(lean), "--configfile", str(lean / "config.yaml")], lean, SNAKEMAKE),
+            "trivial": (["-s", str(triv / "Snakefile"), "--directory", str(triv)], triv, SNAKEMAKE),
         }
         results = {name: [] for name in runs}
-        for _ in range(args.repeats):
-            for name, (cmd, cwd) in runs.items():
-                results[name].append(dry_run(cmd, cwd))
-        best = {name: min(r, key=lambda t: t[1]) for name, r in results.items()}
+        for round_ in range(args.repeats):
+            for name in list(runs) if round_ % 2 == 0 else reversed(runs):
+                cmd, cwd, prefix = runs[name]
+                results[name].append(dry_run(cmd, cwd, prefix))
 
-        print(f"snakemake -n, grid of {args.points} points (min CPU of {args.repeats} round-robin runs)")
-        for name, (wall, cpu, jobs) in best.items():
+        def ratio_of(a: str, b: str) -> tuple[float, list[float]]:
+            per_round = [ra[1] / rb[1] for ra, rb in zip(results[a], results[b])]
+            return statistics.median(per_round), per_round
+
+        print(f"snakemake -n, grid of {args.points} points ({args.repeats} rounds, medians)")
+        for name, runs_of in results.items():
+            wall, cpu = (statistics.median(r[i] for r in runs_of) for i in (0, 1))
+            jobs = runs_of[0][2]
             print(f"  {name:26s} {jobs:6d} jobs  wall {wall:6.1f} s  CPU {cpu:6.1f} s  ({cpu / max(jobs, 1) * 1e3:.2f} ms CPU/job)")
-        ratio = best["ours"][1] / best["trivial"][1]
-        ratio3 = best["ours"][1] / best["trivial-3N"][1]
-        lean_ratio = best["ours, no per-point figures"][1] / best["trivial"][1]
-        print(f"  ours / trivial-3N (same job count and shape): {ratio3:.2f} (wall {best['ours'][0] / best['trivial-3N'][0]:.2f})")
+        ratio3, rounds3 = ratio_of("ours", "trivial-3N")
+        ratio, _ = ratio_of("ours", "trivial")
+        lean_ratio, _ = ratio_of("ours, no per-point figures", "trivial")
+        print(f"  ours / trivial-3N (same job count and shape): {ratio3:.2f}; per round: {' '.join(f'{r:.2f}' for r in rounds3)}")
         print(f"  per grid point, ours / trivial: {ratio:.2f}; without per-point figures: {lean_ratio:.2f}")
+        if args.attribute:
+            unchecked, rounds_unchecked = ratio_of("ours, no script check", "trivial-3N")
+            print(
+                f"  ours without Snakemake's per-job script check / trivial-3N: {unchecked:.2f}; per round: "
+                f"{' '.join(f'{r:.2f}' for r in rounds_unchecked)} (the check: {ratio3 - unchecked:.2f} of {ratio3:.2f})"
+            )
 
         if args.profile:
             out = tmp / "ours.prof"
-            cmd, cwd = runs["ours"]
+            cmd, cwd, _ = runs["ours"]
             dry_run(cmd, cwd, prefix=[sys.executable, "-m", "cProfile", "-o", str(out), "-m", "snakemake"])
             stats = pstats.Stats(str(out))
             stats.sort_stats("cumulative")

@@ -1,0 +1,30 @@
+"""The benchmark scripts run and measure what their docstrings say (their ratios are not asserted:
+speed targets live in the benchmarks, not in timed tests)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_bench_dag_plans_the_documented_job_graphs():
+    # 100 points: 3N + 5 jobs for ours (also with the script check off), 2N + 5 without per-point
+    # figures, N + 1 trivial jobs, 3N + 5 for the trivial graph of our shape.
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_dag.py"), "--points", "100", "--repeats", "1", "--attribute"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    jobs = {m["name"].strip(): int(m["jobs"]) for m in re.finditer(r"^  (?P<name>[a-z][A-Za-z0-9, -]+?)\s+(?P<jobs>\d+) jobs", proc.stdout, re.M)}
+    assert jobs == {
+        "ours": 305,
+        "ours, no per-point figures": 205,
+        "trivial": 101,
+        "trivial-3N": 305,
+        "ours, no script check": 305,
+    }, proc.stdout
+    assert re.search(r"^RESULT bench_dag ratio=\d+\.\d\d target=1\.5 ok=(True|False)$", proc.stdout, re.M), proc.stdout
+    assert "the check: " in proc.stdout

@@ -87,17 +87,19 @@ def metrics_rows(wildcards):
     return expand_points(rules.evaluate_model.output.metrics)
 
 
+def per_point_figures():
+    """Every grid point's own figures: atoms, reconstructions, and the PAE-NMF figures."""
+    return [
+        *expand_points(rules.plot_point.output.atoms),
+        *expand_points(rules.plot_point.output.reconstructions),
+        *[path.format(dataset=p.dataset, model=p.model, params=p.params) for p in PAE_POINTS for path in rules.plot_pae.output],
+    ]
+
+
 def all_targets():
-    per_point = config["figures"]["per_point"]
     return [
         rules.aggregate_metrics.output.table,
         rules.list_skipped_points.output.table,
         *[rules.plot_metrics.output.figure.format(dataset=d, model=m) for d, m in MODEL_DATASETS],
-        *(expand_points(rules.plot_point.output.atoms) if per_point else []),
-        *(expand_points(rules.plot_point.output.reconstructions) if per_point else []),
-        *[
-            path.format(dataset=p.dataset, model=p.model, params=p.params)
-            for p in (PAE_POINTS if per_point else [])
-            for path in rules.plot_pae.output
-        ],
+        *(per_point_figures() if config["figures"]["per_point"] else []),
     ]

@@ -162,14 +162,19 @@ def main() -> None:
         (lean / "config.yaml").write_text(yaml.safe_dump(grid_config(args.points, per_point_figures=False), sort_keys=False))
         (triv / "Snakefile").write_text(TRIVIAL.format(n=args.points))
         (triv3 / "Snakefile").write_text(TRIVIAL_3N.format(n_k=100, n_beta=args.points // 100))
-        ours_args = ["-s", str(REPO / "Snakefile"), "--directory", str(ours), "--configfile", str(ours / "config.yaml")]
+        def workflow(d: Path, snakemake: list[str] = SNAKEMAKE) -> tuple[list[str], Path, list[str]]:
+            return ["-s", str(REPO / "Snakefile"), "--directory", str(d), "--configfile", str(d / "config.yaml")], d, snakemake
+
+        def trivial(d: Path) -> tuple[list[str], Path, list[str]]:
+            return ["-s", str(d / "Snakefile"), "--directory", str(d)], d, SNAKEMAKE
+
         # in run order: each ratio's two sides are neighbours
         runs = {
-            "ours": (ours_args, ours, SNAKEMAKE),
-            "trivial-3N": (["-s", str(triv3 / "Snakefile"), "--directory", str(triv3)], triv3, SNAKEMAKE),
-            **({"ours, no script check": (ours_args, ours, SNAKEMAKE_WITHOUT_SCRIPT_CHECK)} if args.attribute else {}),
-            "ours, no per-point figures": (["-s", str(REPO / "Snakefile"), "--directory", str(lean), "--configfile", str(lean / "config.yaml")], lean, SNAKEMAKE),
-            "trivial": (["-s", str(triv / "Snakefile"), "--directory", str(triv)], triv, SNAKEMAKE),
+            "ours": workflow(ours),
+            "trivial-3N": trivial(triv3),
+            **({"ours, no script check": workflow(ours, SNAKEMAKE_WITHOUT_SCRIPT_CHECK)} if args.attribute else {}),
+            "ours, no per-point figures": workflow(lean),
+            "trivial": trivial(triv),
         }
         results = {name: [] for name in runs}
         for round_ in range(args.repeats):

@@ -53,9 +53,11 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SNAKEMAKE_WITHOUT_SCRIPT_CHECK = [
     sys.executable,
     "-c",
-    "import runpy, sys; import snakemake.api; import snakemake.dag as dag; "
-    "dag.ScriptProcessor.process_job = lambda self, job: None; "
-    "sys.argv[0] = 'snakemake'; runpy.run_module('snakemake', run_name='__main__')",
+    (
+        "import runpy, sys; import snakemake.api; import snakemake.dag as dag; "
+        "dag.ScriptProcessor.process_job = lambda self, job: None; "
+        "sys.argv[0] = 'snakemake'; runpy.run_module('snakemake', run_name='__main__')"
+    ),
 ]
 
 TRIVIAL = """\

@@ -17,9 +17,12 @@ from .fetch import _is_remote, fetch
 
 @dataclass(frozen=True)
 class RemoteFile:
-    filename: str
-    sha256: str
+    filename: str  # as served, e.g. "train-images-idx3-ubyte.gz"
+    sha256: str  # of the file as served
     size: int  # bytes as served (gzip); informative, the hash is what is checked
+    # sha256 of the unpacked IDX file: where known, the unpacked file (name without .gz) or any
+    # other gzip of it is accepted too, e.g. a folder of files recompressed with `gzip -n -9`
+    content_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,33 @@ IDX_DATASETS: dict[str, IdxDataset] = {
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             "http://yann.lecun.com/exdb/mnist/",  # last: often answers 403 nowadays
         ),
-        train_images=RemoteFile("train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
-        train_labels=RemoteFile("train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
-        test_images=RemoteFile("t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
-        test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+        # unpacked sha256: the hashes published widely for the official files (the table of
+        # ../shared/data/mnist/README.md, whose recompressed files hold exactly this content)
+        train_images=RemoteFile("train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422,
+                                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        train_labels=RemoteFile("train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881,
+                                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        test_images=RemoteFile("t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877,
+                               "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542,
+                               "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     ),
     "fashion_mnist": IdxDataset(
         mirrors=(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
         ),
-        train_images=RemoteFile("train-images-idx3-ubyte.gz", "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
-        train_labels=RemoteFile("train-labels-idx1-ubyte.gz", "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
-        test_images=RemoteFile("t10k-images-idx3-ubyte.gz", "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
-        test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz", "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
+        # unpacked sha256: published as the decompressed files' hashes by the dataset-ml crate
+        # (docs.rs/crate/dataset-ml/0.5.0/source/src/dataset/fashion_mnist.rs), and recomputed
+        # here, identical, from the files of Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1
+        train_images=RemoteFile("train-images-idx3-ubyte.gz", "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880,
+                                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+        train_labels=RemoteFile("train-labels-idx1-ubyte.gz", "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515,
+                                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        test_images=RemoteFile("t10k-images-idx3-ubyte.gz", "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102,
+                               "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+        test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz", "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148,
+                               "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     ),
 }
 
@@ -96,8 +112,14 @@ def _join(base: str, filename: str) -> str:
     return str(Path(base) / filename)
 
 
+def _sources(f: RemoteFile, bases: list[str]) -> list[str]:
+    """Per mirror, the file as served, then (where its content hash is known) the unpacked file."""
+    names = [f.filename] + ([f.filename.removesuffix(".gz")] if f.content_sha256 and f.filename.endswith(".gz") else [])
+    return [_join(base, name) for base in bases for name in names]
+
+
 def _idx_pair(ds: IdxDataset, images: RemoteFile, labels: RemoteFile, bases: list[str], folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    paths = [fetch([_join(b, f.filename) for b in bases], f.filename, f.sha256, folder) for f in (images, labels)]
+    paths = [fetch(_sources(f, bases), f.filename, f.sha256, folder, f.content_sha256) for f in (images, labels)]
     x, y = read_idx(paths[0]), read_idx(paths[1])
     if x.ndim != 3 or x.shape[1:] != ds.image_shape:
         raise DataFormatError(f"{paths[0]}: images of shape {x.shape}, expected (n, {ds.image_shape[0]}, {ds.image_shape[1]})")
@@ -111,7 +133,8 @@ def load_idx_dataset(name: str, cache_dir: str | Path, mirrors: list[str] | None
 
     Returns images float32 in [0, 1] (n, 28, 28), labels int64 (n,), split object array
     of "train"/"test". Files are cached in `cache_dir/name/`; `mirrors` (base URLs or local
-    folders) replaces the registry's mirrors.
+    folders) replaces the registry's mirrors. A mirror may hold each file as served (its
+    sha256 as served), or unpacked or in any other gzip (the sha256 of the unpacked content).
     """
     if name not in IDX_DATASETS:
         raise ValueError(f"unknown IDX dataset {name!r}; known: {sorted(IDX_DATASETS)}")

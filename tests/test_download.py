@@ -320,6 +320,28 @@ def test_csv_non_numeric_value_names_row_and_column(tmp_path):
         dl.load_matrix(path)
 
 
+@pytest.mark.parametrize("fields, header", [(14, False), (17, False), (14, True), (1, True)])
+def test_csv_ragged_row_names_row_and_counts(tmp_path, fields, header):
+    """A short row (pandas pads it with NaN) or a long one (pandas fails to tokenize) is a shape error."""
+    rows = [",".join(["0.5"] * 16)] * 12
+    rows[9] = ",".join(["0.25"] * fields)
+    lines = (["p" + ",p".join(map(str, range(16)))] if header else []) + rows[:5] + [""] + rows[5:]  # a blank line: skipped
+    path = tmp_path / "x.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    line = 10 + 1 + int(header)  # the blank line and the header come before row 10
+    with pytest.raises(DataFormatError) as err:
+        dl.load_matrix(path)
+    assert str(err.value) == f"{path}: row 10 has {fields} fields, 16 expected (line {line})"
+
+
+def test_csv_short_first_row_is_the_odd_one(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("1,2,3\n" + "1,2,3,4\n" * 5)  # pandas takes the first row's width; most rows have 4
+    with pytest.raises(DataFormatError, match=r"x.csv: row 1 has 3 fields, 4 expected \(line 1\)"):
+        dl.load_matrix(path)
+
+
 def test_csv_header_labels_and_shapes(tmp_path):
     x = np.arange(24, dtype=np.float64).reshape(6, 4) / 10
     path = tmp_path / "x.csv"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -20,25 +21,54 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _open_text(path: Path):
+    return (gzip.open if path.suffix == ".gz" else open)(path, "rt", newline="")
+
+
 def _csv_has_header(path: Path) -> bool:
     """A first line in which no field is a number is a header (e.g. "p0,p1,..."); a numeric
     first line is always data, since it cannot be told apart from a sample."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as f:
+    with _open_text(path) as f:
         first = next(csv.reader(f), [])
     return bool(first) and not any(_is_number(field) for field in first)
 
 
+def _ragged_row(path: Path, header: bool) -> str | None:
+    """The first data row whose field count is not the most common one, described; None when all agree.
+
+    Only called once pandas found a problem (a short row reads as NaN-padded, a long one fails
+    to tokenize): one pass of the csv module, rows counted as a user counts them (blank lines skipped).
+    """
+    rows = []  # (line in the file, number of fields) of each data row
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        for fields in reader:
+            if fields:
+                rows.append((reader.line_num, len(fields)))
+    rows = rows[1:] if header else rows
+    if not rows:
+        return None
+    expected = Counter(n for _, n in rows).most_common(1)[0][0]
+    for row, (line, n) in enumerate(rows, start=1):
+        if n != expected:
+            return f"row {row} has {n} fields, {expected} expected (line {line})"
+    return None
+
+
 def _read_csv(path: Path) -> tuple[np.ndarray, int]:
-    """A numeric CSV as float64 and the number of header lines skipped; names the first
-    non-numeric cell (1-based line and column)."""
+    """A numeric CSV as float64 and the number of header lines skipped; names the first row
+    with a wrong number of fields, or the first non-numeric cell (1-based line and column)."""
     import pandas as pd
 
     header = _csv_has_header(path)
     try:
         df = pd.read_csv(path, header=None, skiprows=1 if header else 0, skip_blank_lines=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.ParserError as exc:  # e.g. a row longer than the first
+        raise DataFormatError(f"{path}: {_ragged_row(path, header) or f'not a readable CSV matrix ({exc})'}") from exc
+    except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataFormatError(f"{path}: not a readable CSV matrix ({exc})") from exc
+    if df.isna().to_numpy().any() and (ragged := _ragged_row(path, header)):  # pandas pads a short row with NaN
+        raise DataFormatError(f"{path}: {ragged}")
     values = df.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(values) & df.notna().to_numpy()
     if bad.any():

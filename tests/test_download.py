@@ -166,6 +166,11 @@ def test_corrupt_cached_file_is_refetched(server, tiny, tmp_path):
     (tmp_path / name).write_bytes(b"stale")
     path = dl.fetch([base], name, sha(blobs[name]), tmp_path)
     assert path.read_bytes() == blobs[name] and len(server.requests) == 1
+    # a stale unpacked copy is not handed out either
+    path.unlink()
+    (tmp_path / unpacked(name)).write_bytes(gzip.decompress(blobs[name])[:-1])
+    path = dl.fetch([base], name, sha(blobs[name]), tmp_path, sha(gzip.decompress(blobs[name])))
+    assert path.name == name and not (tmp_path / unpacked(name)).exists() and len(server.requests) == 2
 
 
 def test_file_url_and_local_dir_sources(tiny, tmp_path):

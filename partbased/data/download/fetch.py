@@ -104,17 +104,16 @@ def _temp(folder: Path, name: str, made: list[Path]):
     return os.fdopen(fd, "wb")
 
 
-def _fetch_one(url: str, filename: str, accept: dict[Path, str], content_sha256: str | None, unpacked: Path) -> Path:
-    """One source into the cache: kept as served when its sha256 is `accept`'s for `filename`,
-    else (with content_sha256) kept unpacked when its content, gunzipped if gzip, has content_sha256."""
-    target = unpacked.parent / filename
+def _fetch_one(url: str, target: Path, sha256: str, unpacked: Path, content_sha256: str | None) -> Path:
+    """One source into the cache: kept as `target` when its sha256 is `sha256`, else (with
+    content_sha256) kept as `unpacked` when its content, gunzipped if gzip, has content_sha256."""
     made: list[Path] = []
     try:
-        with _temp(target.parent, filename, made) as f:
+        with _temp(target.parent, target.name, made) as f:
             writer = _HashingWriter(f)
-            _retrieve(url, filename, writer)
+            _retrieve(url, target.name, writer)
         got = writer.hash.hexdigest()
-        if got == accept.get(target):
+        if got == sha256:
             os.replace(made[0], target)
             return target
         if content_sha256 is None:
@@ -176,19 +175,16 @@ def fetch(url_list: list[str], filename: str, sha256: str, cache_dir: Path, cont
     content_sha256 = content_sha256.lower() if content_sha256 else None
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    unpacked = cache_dir / filename.removesuffix(".gz")
-    accept = {cache_dir / filename: sha256}  # cache entry -> the sha256 it must have
-    if content_sha256:
-        accept.setdefault(unpacked, content_sha256)
-    for path, want in accept.items():
+    target, unpacked = cache_dir / filename, cache_dir / filename.removesuffix(".gz")
+    for path in dict.fromkeys([target, unpacked] if content_sha256 else [target]):
         if path.exists():
-            if _sha256(path) in (want, content_sha256):
+            if _sha256(path) in (sha256, content_sha256):
                 return path
             path.unlink()  # corrupt or outdated: never hand it out
     failures = []
     for url in url_list:
         try:
-            return _fetch_one(url, filename, accept, content_sha256, unpacked)
+            return _fetch_one(url, target, sha256, unpacked, content_sha256)
         except Exception as exc:  # any failure of one source: try the next
             failures.append(f"  - {url}: {_reason(exc)}")
     tried = "\n".join(failures) if failures else "  (no sources given)"

@@ -38,7 +38,7 @@ def model_paramspace(entry: dict) -> Paramspace:
 
 def image_pixels(dataset: dict) -> int | None:
     """Pixels per image of a dataset entry when known before any data is prepared, else None."""
-    known = {"mnist5k": 784, "mnist": 784, "fashion_mnist": 784, "digits": 64, "olivetti": 4096, "cbcl": 361}
+    known = {"mnist5k": 784, "mnist": 784, "fashion_mnist": 784, "digits": 64, "lfw_faces": 625, "olivetti": 4096, "cbcl": 361}
     if dataset["source"] == "bars":
         return dataset["size"] ** 2
     if dataset["source"] == "matrix" and "image_shape" in dataset:

@@ -19,7 +19,20 @@ import numpy as np
 from . import download
 from .bars import make_bars, single_bars
 
-__all__ = ["SOURCES", "REMOTE_SOURCES", "LOCAL_FILE_SOURCES", "Split", "download_source", "load_source", "build_dataset", "write_zarr", "read_split", "make_bars", "single_bars"]
+__all__ = [
+    "SOURCES",
+    "REMOTE_SOURCES",
+    "LOCAL_FILE_SOURCES",
+    "Split",
+    "download_source",
+    "load_source",
+    "build_dataset",
+    "subset_split",
+    "write_zarr",
+    "read_split",
+    "make_bars",
+    "single_bars",
+]
 
 SAMPLE_CHUNK = 1000  # samples per zarr chunk: reads go by sample blocks
 
@@ -47,6 +60,14 @@ def _digits(spec: dict, raw: Path | None) -> Loaded:
 
     digits = load_digits()
     return (digits.images / 16.0).astype(np.float32), digits.target.astype(np.int64), None
+
+
+def _lfw_faces(spec: dict, raw: Path | None) -> Loaded:
+    """The 100 faces of scikit-image's bundled LFW subset (skimage.data.lfw_subset(): 200 images
+    25×25 in [0, 1], the first 100 faces, then 100 non-faces cut from the backgrounds)."""
+    from skimage.data import lfw_subset
+
+    return lfw_subset()[:100].astype(np.float32), None, None
 
 
 def _bars(spec: dict, raw: Path | None) -> Loaded:
@@ -79,6 +100,7 @@ def _matrix(spec: dict, raw: Path | None) -> Loaded:
 SOURCES: dict[str, Callable[[dict, Path | None], Loaded]] = {
     "mnist5k": _mnist5k,
     "digits": _digits,
+    "lfw_faces": _lfw_faces,
     "bars": _bars,
     "mnist": _idx,
     "fashion_mnist": _idx,
@@ -111,10 +133,42 @@ def load_source(spec: dict, raw: str | Path | None = None) -> Loaded:
 SOURCE_DEFAULTS = {"n_samples": 250, "size": 4, "seed": 0, "min_lines": 1, "max_lines": 4}
 
 
+def subset_split(split: np.ndarray, labels: np.ndarray | None, n_train: int | None, n_test: int | None, seed: int, name: str = "") -> np.ndarray:
+    """Sorted indices of a seeded subset of each part of `split`: n_train of "train", n_test of
+    "test" (None: all of it), stratified when labelled, so that class shares are kept."""
+    from sklearn.model_selection import train_test_split
+
+    where = f"dataset {name!r}: " if name else ""
+    keep = []
+    for part, n in (("train", n_train), ("test", n_test)):
+        index = np.flatnonzero(split == part)
+        if n is None or n == len(index):
+            keep.append(index)
+            continue
+        if n > len(index):
+            raise ValueError(f"{where}n_{part} = {n} is more than the {len(index)} images of its {part} split")
+        try:
+            chosen, _ = train_test_split(index, train_size=n, random_state=seed, stratify=None if labels is None else labels[index])
+        except ValueError as exc:  # e.g. fewer images than classes
+            raise ValueError(f"{where}n_{part} = {n}: no stratified subset of the {part} split ({exc})") from exc
+        keep.append(np.sort(chosen))
+    return np.sort(np.concatenate(keep))
+
+
 def build_dataset(
-    images: np.ndarray, labels: np.ndarray | None, test_fraction: float, seed: int, attrs: dict, split: np.ndarray | None = None
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    test_fraction: float,
+    seed: int,
+    attrs: dict,
+    split: np.ndarray | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
 ) -> xr.Dataset:
-    """One xarray Dataset; an official `split` is kept, else a seeded split (stratified when labelled)."""
+    """One xarray Dataset; an official `split` is kept, else a seeded split (stratified when labelled).
+
+    n_train / n_test keep a seeded subset of that split's parts (`subset_split`; None: all).
+    """
     import xarray as xr
 
     n = len(images)
@@ -125,6 +179,10 @@ def build_dataset(
         split = np.full(n, "train", dtype=object)  # variable-length strings have a zarr v3 spec; fixed-width do not
         split[test_index] = "test"
     split = np.asarray(split, dtype=object)
+    if n_train is not None or n_test is not None:
+        keep = subset_split(split, labels, n_train, n_test, seed, attrs.get("name", ""))
+        images, split = images[keep], split[keep]
+        labels = None if labels is None else labels[keep]
     coords = {"split": ("sample", split)}
     if labels is not None:
         coords["label"] = ("sample", labels)

@@ -17,12 +17,12 @@ rule plot_point:
             subcategory="{dataset}",
             labels={"model": "{model}", "point": "{params}"},
         ),
-    params:
-        figures=FIGURES,
     log:
         "results/logs/plot_point/{dataset}/{model}/{params}.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        figures=FIGURES,
     script:
         "../scripts/plot_point.py"
 
@@ -38,13 +38,13 @@ rule plot_metrics:
             subcategory="{dataset}",
             labels={"model": "{model}"},
         ),
-    params:
-        hyperparams=model_grid_columns,
-        figures=FIGURES,
     log:
         "results/logs/plot_metrics/{dataset}/{model}.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        hyperparams=model_grid_columns,
+        figures=FIGURES,
     script:
         "../scripts/plot_metrics.py"
 
@@ -74,11 +74,11 @@ rule plot_pae:
             subcategory="{dataset}",
             labels={"model": "{model}", "point": "{params}", "figure": "generated"},
         ),
-    params:
-        figures=FIGURES,
     log:
         "results/logs/plot_pae/{dataset}/{model}/{params}.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        figures=FIGURES,
     script:
         "../scripts/plot_pae.py"

@@ -47,7 +47,7 @@ def test_small_workflow_on_a_subset_of_full_mnist(tmp_path):
                 "type": "ae",
                 "grid": {"k": [16], "beta": [0.0]},
                 # a linear decoder: with a sigmoid one, a few epochs stay at the mean image (about 0.065)
-                "settings": {"epochs": 10, "batch_size": 32, "lr": 0.005, "decoder_activation": "linear", "project": False},
+                "settings": {"epochs": 10, "batch_size": 32, "lr": 0.005, "decoder_activation": "linear"},
             }
         ],
         "evaluation": {"seed": 0, "svm": {"n_C": 3, "cv_splits": 2, "cv_test_size": 0.2, "eval_splits": 3, "eval_test_size": 0.3}},

@@ -245,8 +245,9 @@ def test_evaluate_keys_values_and_single_encode():
     assert tuple(out) == METRIC_KEYS
     assert set(out) == {
         "recon_error", "hoyer_codes", "hoyer_atoms", "svm_accuracy",
-        "svm_accuracy_std", "dilation_error", "dilation_error_recon",
+        "svm_accuracy_std", "svm_converged", "dilation_error", "dilation_error_recon",
     }
+    assert out["svm_converged"] == 1.0
     assert all(isinstance(v, float) and np.isfinite(v) for v in out.values())
     assert model.n_encode == 1
     assert out["recon_error"] == pytest.approx(reconstruction_error(x, model.decode(model.encode(x))))
@@ -261,6 +262,6 @@ def test_evaluate_without_labels_gives_nan_svm():
     x[0] = 0  # all-zero input -> all-zero relu code -> NaN Hoyer, skipped by nanmean
     out = evaluate(model, x, None, SHAPE, SVMProtocol(), seed=0)
     assert tuple(out) == METRIC_KEYS
-    assert np.isnan(out["svm_accuracy"]) and np.isnan(out["svm_accuracy_std"])
+    assert np.isnan(out["svm_accuracy"]) and np.isnan(out["svm_accuracy_std"]) and np.isnan(out["svm_converged"])
     for key in ("recon_error", "hoyer_codes", "hoyer_atoms", "dilation_error", "dilation_error_recon"):
         assert np.isfinite(out[key])

@@ -18,8 +18,8 @@ def test_metrics_table_contents(tiny_run):
     table = pd.read_csv(tiny_run / "results" / "metrics.csv")
     assert len(table) == N_POINTS
     expected = ["dataset", "model", "family", "k", "beta", "seed", "recon_error", "hoyer_codes", "hoyer_atoms",
-                "svm_accuracy", "svm_accuracy_std", "dilation_error", "dilation_error_recon", "bars_recovery", "pca_angle_max",
-                "train_seconds", "status"]
+                "svm_accuracy", "svm_accuracy_std", "svm_converged", "dilation_error", "dilation_error_recon", "bars_recovery",
+                "pca_angle_max", "atoms_rank", "train_seconds", "status"]
     assert list(table.columns) == expected
     assert set(table["dataset"]) == {"digits", "bars"}
     assert table.groupby("dataset")["model"].value_counts().to_dict() == {
@@ -36,6 +36,9 @@ def test_metrics_table_contents(tiny_run):
     assert (table.loc[table["model"] == "pca", "pca_angle_max"] < 0.1).all()
     assert (table.loc[table["model"] == "nmf", "pca_angle_max"] > 1).all()
     assert (digits["svm_accuracy"] > 0.5).all()
+    # every SVM fit of the protocol converged (a fraction; none are computed on unlabelled bars)
+    assert (digits["svm_converged"] == 1.0).all() and bars["svm_converged"].isna().all()
+    assert (table["atoms_rank"] <= table["k"]).all() and (table["atoms_rank"] >= 1).all()
     # PCA is the best rank-k (affine) reconstruction: no k=8 model beats it on the same data
     for _, rows in table.groupby("dataset"):
         assert rows.loc[rows["model"] == "pca", "recon_error"].item() <= rows["recon_error"].min() * 1.05

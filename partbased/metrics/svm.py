@@ -219,7 +219,7 @@ def _progress(stage: str, every: float = 5.0):
         if i == n or seconds - last[0] >= every:
             last[0] = seconds
             eta = seconds / i * (n - i)
-            log.info("SVM %s: C %d/%d, %.1f s elapsed, ETA %.1f s", stage, i, n, seconds, eta)
+            log.info("SVM %s: %d of %d solves (C values x class batches), %.1f s elapsed, ETA %.1f s", stage, i, n, seconds, eta)
 
     return report
 

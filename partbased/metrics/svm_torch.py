@@ -100,8 +100,8 @@ def fit_path(
     iterations at each C, and a problem that misses the stopping rule by then is reported in
     `converged`. batch: "class" solves one class's problems (all splits) at a time on
     working sets of rows, "all" every problem of a C in one batch on all rows, "auto" the first on
-    the CPU and the second on CUDA (both give the same solutions). progress(i, n_C, seconds) is
-    called after each C.
+    the CPU and the second on CUDA (both give the same solutions). progress(done, total, seconds)
+    is called after each (C, chunk) solve, total = n_C × chunks.
     """
     if batch not in ("auto", "class", "all"):
         raise ValueError(f"fit_path: batch must be 'auto', 'class' or 'all', got {batch!r}")
@@ -136,39 +136,45 @@ def fit_path(
     # (n, S·p) targets in {-1, 0, 1} of each chunk: column (s, q) is problem q on split s's training rows
     chunk_T = [torch.as_tensor((train[:, :, None] * targets[:, None, ps]).reshape(n, S * len(ps)), device=dev) for ps in chunks]
     n_C = len(Cs)
-    accuracy = np.zeros((n_C, S))
-    converged = np.zeros((n_C, S), dtype=bool)
     objective = np.zeros((n_C, S, P))
     n_iter = np.zeros((n_C, S, P), dtype=np.int64)
+    ok = np.zeros((n_C, S, P), dtype=bool)
     coef = np.zeros((n_C, S, P, d)) if keep_coef else None
-    W = [torch.zeros(d, T.shape[1], dtype=torch.float64, device=dev) for T in chunk_T]
-    y_index = np.searchsorted(classes, labels)
     tests = [np.asarray(te) for _, te in splits]
-    W_before = [None] * len(chunks)
-    for step, j in enumerate(order):
-        C = float(Cs[j])
-        decision = np.empty((n, S, P))
-        ok = np.empty((S, P), dtype=bool)
-        for c, ps in enumerate(chunks):
-            start = W[c]
-            if W_before[c] is not None:
-                # the solution path is smooth in log C: extrapolate the last two solutions linearly
+    decision = [np.zeros((n_C, len(te), P)) for te in tests]  # decision values on each split's test rows
+
+    def solve_chunk(c: int) -> None:
+        """The whole C path of one chunk's problems (classes are independent problems)."""
+        ps = chunks[c]
+        shape = (S, len(ps))
+        W = W_before = None
+        for step, j in enumerate(order):
+            C = float(Cs[j])
+            if W is None:
+                start = torch.zeros(d, chunk_T[c].shape[1], dtype=torch.float64, device=dev)
+            elif W_before is None:
+                start = W
+            else:  # the solution path is smooth in log C: extrapolate the last two solutions linearly
                 ratio = np.log(C / float(Cs[order[step - 1]])) / np.log(float(Cs[order[step - 1]]) / float(Cs[order[step - 2]]))
-                start = W[c] + ratio * (W[c] - W_before[c])
-            W_before[c] = W[c]
-            W[c], z, it, conv, f = _newton(X, chunk_T[c], C, start, tol, max_iter, gather)
-            shape = (S, len(ps))
-            decision[:, :, ps] = z.cpu().numpy().reshape(n, *shape)
-            ok[:, ps] = conv.cpu().numpy().reshape(shape)
+                start = W + ratio * (W - W_before)
+            W_before = W
+            W, z, it, conv, f = _newton(X, chunk_T[c], C, start, tol, max_iter, gather)
+            z = z.cpu().numpy().reshape(n, *shape)
+            for s, te in enumerate(tests):
+                decision[s][j][:, ps] = z[te, s]
+            ok[j][:, ps] = conv.cpu().numpy().reshape(shape)
             objective[j][:, ps] = f.cpu().numpy().reshape(shape)
             n_iter[j][:, ps] = it.cpu().numpy().reshape(shape)
             if keep_coef:
-                coef[j][:, ps] = W[c].T.cpu().numpy().reshape(*shape, d)
-        converged[j] = ok.all(axis=1)
-        for s, te in enumerate(tests):
-            accuracy[j, s] = np.mean(_predict(decision[te, s], present[s]) == y_index[te])
-        if progress is not None:
-            progress(step + 1, n_C, time.perf_counter() - t_start)
+                coef[j][:, ps] = W.T.cpu().numpy().reshape(*shape, d)
+            if progress is not None:
+                progress(c * n_C + step + 1, n_C * len(chunks), time.perf_counter() - t_start)
+
+    for c in range(len(chunks)):  # (Python threads over chunks measured slower than torch's own threads)
+        solve_chunk(c)
+    converged = ok.all(axis=2)
+    y_index = np.searchsorted(classes, labels)
+    accuracy = np.stack([[np.mean(_predict(decision[s][j], present[s]) == y_index[te]) for s, te in enumerate(tests)] for j in range(n_C)])
     return PathFit(Cs, classes, accuracy, converged, objective, n_iter, coef)
 
 
@@ -287,27 +293,28 @@ def _pcg(Xa: torch.Tensor, act: torch.Tensor, C: float, grad: torch.Tensor) -> t
     r = -grad
     zr = r / M
     p = zr.clone()
-    rz = (zr * r).sum(0)
+    rz = torch.linalg.vecdot(zr, r, dim=0)
     cgtol = torch.clamp(torch.sqrt(torch.sqrt(rz)), max=ETA_CG)  # min(eps_cg, sqrt(‖g‖_{M⁻¹}))
     Q = torch.zeros_like(rz)
+    # Columns that have stopped keep alpha = 0, so s stays theirs; their p, r, rz may go on changing.
     for k in range(1, max(d, 5) + 1):
-        Hp = p + (2 * C) * (Xa.T @ (act * (Xa @ p)))  # (d, P) l2r_l2_svc_fun::Hv
-        pHp = (p * Hp).sum(0)
-        live = live & (pHp > 1e-16)  # newton.cpp: avoid 0/0
-        alpha = torch.where(live, rz / torch.where(live, pHp, 1.0), 0.0)
-        s = s + alpha * p
-        r = r - alpha * Hp
-        Q_new = -0.5 * ((s * r).sum(0) - (s * grad).sum(0))  # quadratic model at s: gᵀs + ½ sᵀHs
+        Hp = torch.addmm(p, Xa.T, act * (Xa @ p), alpha=2 * C)  # (d, P) l2r_l2_svc_fun::Hv: p + 2C Xᵀ D X p
+        pHp = torch.linalg.vecdot(p, Hp, dim=0)
+        live &= pHp > 1e-16  # newton.cpp: avoid 0/0
+        alpha = torch.where(live, rz / pHp, 0.0)
+        s.addcmul_(p, alpha)
+        r.addcmul_(Hp, alpha, value=-1.0)
+        Q_new = -0.5 * torch.linalg.vecdot(s, r - grad, dim=0)  # quadratic model at s: gᵀs + ½ sᵀHs
         # newton.cpp: stop when k·(Q_k − Q_{k−1}) ≥ cgtol·Q_k (relative decrease has stalled)
-        live = live & (Q_new <= 0) & (Q_new - Q <= 0) & (k * (Q_new - Q) < cgtol * Q_new)
+        dQ = Q_new - Q
+        live &= (Q_new <= 0) & (dQ <= 0) & (k * dQ < cgtol * Q_new)
         if not bool(live.any()):
             break
-        Q = torch.where(live, Q_new, Q)
+        Q = Q_new
         zr = r / M
-        rz_new = (zr * r).sum(0)
-        beta = torch.where(live, rz_new / torch.where(live, rz, 1.0), 0.0)
-        p = torch.where(live, zr + beta * p, p)
-        rz = torch.where(live, rz_new, rz)
+        rz_new = torch.linalg.vecdot(zr, r, dim=0)
+        p = torch.addcmul(zr, torch.where(live, rz_new / rz, 0.0), p)
+        rz = rz_new
     return s, k
 
 

@@ -112,6 +112,11 @@ def fit_path(
     if len(classes) < 2:
         raise ValueError(f"fit_path needs at least 2 classes, got {len(classes)}")
     Cs = np.asarray(Cs, dtype=np.float64)
+    if Cs.ndim != 1 or len(Cs) == 0 or not np.all(Cs > 0) or not np.all(np.isfinite(Cs)):
+        raise ValueError(f"fit_path: Cs must be a non-empty list of finite C > 0, got {Cs}")
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) != len(labels) or not np.all(np.isfinite(x)):
+        raise ValueError(f"fit_path: x must be finite (n, k) rows with n == len(labels); got shape {x.shape}")
     order = np.argsort(Cs, kind="stable")
     n, k = x.shape
     S = len(splits)
@@ -127,7 +132,7 @@ def fit_path(
         if present[s].sum() < 2:
             raise ValueError(f"split {s}: its training rows hold {present[s].sum()} class(es); a linear SVM needs 2")
 
-    X = torch.as_tensor(np.c_[np.asarray(x, dtype=np.float64), np.ones(n)], device=dev)  # (n, d): bias feature = 1
+    X = torch.as_tensor(np.c_[x, np.ones(n)], device=dev)  # (n, d): bias feature = 1
     d = k + 1
     # One chunk of columns per class on the CPU (cache-sized arrays, CG on the chunk's active rows);
     # one chunk with all of them on CUDA.
@@ -152,11 +157,11 @@ def fit_path(
             C = float(Cs[j])
             if W is None:
                 start = torch.zeros(d, chunk_T[c].shape[1], dtype=torch.float64, device=dev)
-            elif W_before is None:
+            elif W_before is None or Cs[order[step - 1]] == Cs[order[step - 2]]:
                 start = W
             else:  # the solution path is smooth in log C: extrapolate the last two solutions linearly
-                ratio = np.log(C / float(Cs[order[step - 1]])) / np.log(float(Cs[order[step - 1]]) / float(Cs[order[step - 2]]))
-                start = W + ratio * (W - W_before)
+                ratio = np.log(C / Cs[order[step - 1]]) / np.log(Cs[order[step - 1]] / Cs[order[step - 2]])
+                start = W + float(ratio) * (W - W_before)
             W_before = W
             W, z, it, conv, f = _newton(X, chunk_T[c], C, start, tol, max_iter, gather)
             z = z.cpu().numpy().reshape(n, *shape)

@@ -109,13 +109,20 @@ def test_protocol_same_C_and_accuracy_as_liblinear(case):
     assert torch_score.converged == exact.converged == 1.0
 
 
-def test_both_batchings_give_the_same_fits():
+@pytest.mark.parametrize("working_margin", [0.5, 0.0])
+def test_both_batchings_give_the_same_fits(working_margin, monkeypatch):
     # batch="all" is the CUDA layout (every problem of a C in one batch, all rows); run here on the CPU.
+    # Working margin 0: the working set is the rows in I only, so rows keep entering and the check of
+    # all rows (and the re-solve it triggers) is exercised.
+    import partbased.metrics.svm_torch as svm_torch
+
+    monkeypatch.setattr(svm_torch, "WORKING_MARGIN", working_margin)
     codes, labels = _codes("digits-pca-scaled")
     protocol = SVMProtocol(**SHRUNK)
     splits = protocol_splits(codes, labels, protocol, seed=1)
     a = fit_path(splits.x_fit, splits.y_fit, splits.cv, protocol.Cs(), max_iter=5000, batch="class", device="cpu")
     b = fit_path(splits.x_fit, splits.y_fit, splits.cv, protocol.Cs(), max_iter=5000, batch="all", device="cpu")
+    assert a.converged.all() and b.converged.all()
     np.testing.assert_allclose(a.objective, b.objective, rtol=2e-9)
     np.testing.assert_array_equal(a.accuracy, b.accuracy)
 

@@ -206,6 +206,7 @@ def _newton(
     P = W.shape[1]
     n_iter = torch.zeros(P, dtype=torch.long, device=W.device)
     converged = torch.zeros(P, dtype=torch.bool, device=W.device)
+    entered = torch.zeros(P, dtype=torch.bool, device=W.device)  # columns with rows outside the working set in I
     included = T != 0
     z = X @ W  # (n, P) decision values
     while True:
@@ -221,13 +222,13 @@ def _newton(
         z = X @ W
         outside = torch.ones(len(X), dtype=torch.bool, device=X.device)
         outside[rows] = False
-        entered = ((T[outside] * z[outside] < 1) & included[outside]).any(dim=0)  # (P,) columns with new rows in I
+        entered = ((T[outside] * z[outside] < 1) & included[outside]).any(dim=0)  # (P,)
         if not bool((entered & (n_iter < max_iter)).any()):
             break
     margin = T * z
     hinge = torch.where((margin < 1) & included, 1 - margin, 0.0)
     f = 0.5 * (W * W).sum(0) + C * (hinge * hinge).sum(0)  # l2r_l2_svc_fun::fun
-    return W, z, n_iter, converged & ~entered if gather else converged, f
+    return W, z, n_iter, converged & ~entered, f
 
 
 def _newton_on(

@@ -28,3 +28,21 @@ def test_bench_dag_plans_the_documented_job_graphs():
     }, proc.stdout
     assert re.search(r"^RESULT bench_dag ratio=\d+\.\d\d target=1\.5 ok=(True|False)$", proc.stdout, re.M), proc.stdout
     assert "the check: " in proc.stdout
+
+
+def test_bench_svm_quick_runs_both_solvers():
+    # A smoke run of the published protocol's benchmark: a shrunk protocol on 2,000 codes.
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_svm.py"), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    out = proc.stdout
+    assert re.search(r"torch \(cpu, 1 threads\)\s+\d+\.\d\d s\s+C=\S+\s+accuracy 0\.\d{4}", out), out
+    assert re.search(r"liblinear \(scikit-learn\)\s+\d+\.\d\d s", out), out
+    assert "same C: True" in out, out  # the same splits and the same problem
+    for line in re.findall(r"above ours by (\S+) … (\S+)", out):  # liblinear's objective is never below the optimum
+        assert float(line[0]) > -1e-8, out
+    assert re.search(r"^RESULT bench_svm ratio=\d+\.\d target=20 ok=(True|False)$", out, re.M), out

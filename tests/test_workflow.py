@@ -54,6 +54,9 @@ def test_metrics_table_contents(tiny_run):
     assert (table.loc[table["model"] == "pca", "pca_angle_max"] < 0.1).all()
     assert (table.loc[table["model"] == "nmf", "pca_angle_max"] > 1).all()
     assert (digits["svm_accuracy"] > 0.5).all()
+    # every SVM fit of the protocol converged (a fraction; none are computed on unlabelled bars)
+    assert (digits["svm_converged"] == 1.0).all() and bars["svm_converged"].isna().all()
+    assert (table["atoms_rank"] <= table["k"]).all() and (table["atoms_rank"] >= 1).all()
     # PCA is the best rank-k (affine) reconstruction: no k=8 model beats it on the same data
     for _, rows in table.groupby("dataset"):
         assert rows.loc[rows["model"] == "pca", "recon_error"].item() <= rows["recon_error"].min() * 1.05

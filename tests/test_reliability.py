@@ -1,9 +1,13 @@
-"""Reruns after edits, determinism, diverging grid points and atomic outputs."""
+"""Reruns after edits, determinism, diverging grid points, atomic outputs, full disks, damaged files, devices."""
 
 from __future__ import annotations
 
 import copy
+import errno
+import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,8 +15,12 @@ import pytest
 import torch
 
 from conftest import TINY_CONFIG, planned_jobs, snakemake, write_config
-from partbased.io import write_table
+from partbased.data import build_dataset, read_split, write_zarr
+from partbased.io import CorruptFileError, write_table
+from partbased.metrics import SVMProtocol, evaluate
 from partbased.models import build_model, load_model
+from partbased.models.base import resolve_device
+from partbased.run import run_point
 
 DIVERGING = {  # an extreme learning rate: the loss overflows in the first epoch
     "type": "ae",
@@ -108,14 +116,13 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     target = tmp_path / "model.pt"
 
     def half_write(obj, f, *args, **kwargs):
-        with open(f, "wb") as handle:
-            handle.write(b"partial")
+        f.write(b"partial")
         raise OSError("killed mid-write")
 
     monkeypatch.setattr(torch, "save", half_write)
     with pytest.raises(OSError, match="killed"):
         model.save(target)
-    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []  # neither the checkpoint nor a temporary
 
 
 def test_table_write_is_atomic(tmp_path, monkeypatch):
@@ -131,3 +138,186 @@ def test_table_write_is_atomic(tmp_path, monkeypatch):
         write_table(pd.DataFrame({"a": [1]}), target)
     assert target.read_text() == "old,complete\n1,2\n"  # the old complete table, not a torn one
     assert list(tmp_path.iterdir()) == [target]
+
+
+# --------------------------------------------------------------------------- a results disk that fills up
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs: writes of more than that fail part way with ENOSPC. Root only (mount)."""
+    if os.geteuid() != 0:
+        pytest.skip("a full disk is simulated with a small tmpfs, which only root can mount")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def incompressible(n: int, pixels: int = 64) -> np.ndarray:
+    return np.random.default_rng(0).random((n, pixels), dtype=np.float32)
+
+
+def test_full_disk_leaves_the_old_checkpoint_and_says_so(small_disk):
+    target = small_disk / "model.pt"
+    small = build_model("nmf", {"k": 2})
+    small.load_state_dict({"W": torch.rand(2, 64)})
+    small.save(target)
+    big = build_model("nmf", {"k": 64})
+    big.load_state_dict({"W": torch.rand(64, 4096)})  # 1 MiB, four times the disk
+    with pytest.raises(OSError, match=r"no space left on the device of .*model\.pt") as raised:
+        big.save(target)
+    assert raised.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in small_disk.iterdir()) == ["model.pt"]  # no temporary left behind
+    np.testing.assert_array_equal(load_model(target).atoms, small.atoms)  # the earlier complete checkpoint
+
+
+def test_full_disk_leaves_no_table(small_disk):
+    target = small_disk / "metrics.csv"
+    with pytest.raises(OSError, match=r"no space left on the device of .*metrics\.csv"):
+        write_table(pd.DataFrame(incompressible(5000)), target)  # ~3 MB of text
+    assert list(small_disk.iterdir()) == []
+
+
+def test_full_disk_leaves_no_store(small_disk):
+    ds = build_dataset(incompressible(2000).reshape(2000, 8, 8), np.arange(2000) % 10, 0.2, 0, {"source": "digits"})
+    target = small_disk / "digits.zarr"
+    with pytest.raises(OSError, match=r"no space left on the device of .*digits\.zarr"):
+        write_zarr(ds, target)  # 512 KB of float32 noise, which zstd cannot shrink
+    assert list(small_disk.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- files damaged after they were written
+
+
+def flip_byte(path, at: float) -> None:
+    """Invert one byte at fraction `at` of the file, as a bad disk block or a stray write would."""
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def store(tmp_path, digits):
+    ds = build_dataset(digits.reshape(-1, 8, 8), (np.arange(len(digits)) % 10), 0.3, 0, {"source": "digits"})
+    path = tmp_path / "digits.zarr"
+    write_zarr(ds, path)
+    return path
+
+
+def test_store_reads_back_what_was_written(store, digits):
+    train, test = read_split(store, "train"), read_split(store, "test")
+    assert len(train.x) + len(test.x) == len(digits)
+    rows = {row.tobytes() for row in digits}
+    assert all(row.tobytes() in rows for row in np.concatenate([train.x, test.x]))
+
+
+@pytest.mark.parametrize("damage", ["other numbers", "undecodable", "missing"])
+def test_damaged_store_chunk_is_named(store, damage):
+    chunk = store / "image" / "c" / "1" / "0" / "0"  # rows 1000-1796
+    if damage == "missing":
+        chunk.unlink()  # zarr would read its fill value (NaN)
+    else:  # the middle of a zstd frame decodes to other numbers; its header does not decode
+        flip_byte(chunk, 0.5 if damage == "other numbers" else 0.0)
+    with pytest.raises(CorruptFileError) as raised:
+        read_split(store, "train")
+    message = str(raised.value)
+    assert str(chunk) in message and f"rm -r '{store}'" in message and "snakemake" in message
+    assert raised.value.rebuild == store
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated", "not a checkpoint"])
+def test_damaged_checkpoint_is_named(tmp_path, digits, damage):
+    path = tmp_path / "model.pt"
+    build_model("nmf", {"k": 4, "max_iter": 5, "encode_iter": 5}).fit(digits).save(path)
+    if damage == "flipped byte":
+        flip_byte(path, 0.5)  # inside W: torch.load alone returns other numbers
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_text("not a checkpoint\n")
+    with pytest.raises(CorruptFileError) as raised:
+        load_model(path)
+    assert str(path) in str(raised.value) and f"rm -r '{path}'" in str(raised.value)
+
+
+class RunsCode:
+    """A pickled object whose unpickling would run code (here: create a file)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    marker, path = tmp_path / "code-ran", tmp_path / "model.pt"
+    torch.save({"model": "pca", "config": {"k": 2}, "state": None, "metadata": {"x": RunsCode(marker)}}, path)
+    with pytest.raises(CorruptFileError, match="other than tensors and plain types"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_numpy_metadata_is_saved_as_plain_types(tmp_path, digits):
+    model = build_model("pca", {"k": 2}).fit(digits)
+    model.metadata.update(train_seconds=np.float64(1.5), n_train=np.int64(7), shape=(np.int64(8), 8))
+    model.save(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)  # the safe loader takes it as written
+    assert payload["metadata"] == {"train_seconds": 1.5, "n_train": 7, "shape": [8, 8]}
+    assert type(payload["metadata"]["n_train"]) is int
+    model.metadata["odd"] = object()
+    with pytest.raises(TypeError, match=r"\['metadata'\]\['odd'\] is a object"):
+        model.save(tmp_path / "other.pt")
+
+
+# --------------------------------------------------------------------------- the GPU path, without a GPU
+
+
+OTHER_DEVICE = "cuda" if torch.cuda.is_available() else "cpu:0"  # a real second device when there is one
+DEVICE_PARAMS = {
+    "nmf": {"k": 6, "max_iter": 20, "encode_iter": 20},
+    "ae": {"k": 6, "epochs": 3, "batch_size": 64, "lr": 0.01},
+    "pae_nmf": {"k": 6, "epochs": 3, "batch_size": 128},
+    "sparse_nmf": {"k": 6, "max_iter": 20, "encode_iter": 20},
+    "nmf_sc": {"k": 6, "max_iter": 5, "encode_iter": 5},
+}
+
+
+@pytest.mark.parametrize("family", sorted(DEVICE_PARAMS))
+def test_evaluation_loads_on_the_cpu_whatever_trained(tmp_path, digits, family):
+    """A checkpoint whose config names CUDA (trained there) loads, encodes and decodes on the CPU."""
+    model = build_model(family, {**DEVICE_PARAMS[family], "device": "cpu"}).fit(digits[:400])
+    model.config.device = "cuda"  # as a GPU training would have saved it
+    model.save(tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    assert loaded.device == torch.device("cpu") and loaded.config.device == "cuda"
+    np.testing.assert_array_equal(loaded.atoms, model.atoms)
+    if family != "pae_nmf":  # pae_nmf's deterministic code is the median; the same on both
+        np.testing.assert_array_equal(loaded.encode(digits[:50]), model.encode(digits[:50]))
+    assert not torch.cuda.is_initialized()  # nothing above opened a GPU
+
+
+@pytest.mark.parametrize("family", ["nmf", "ae"])
+def test_trained_on_one_device_evaluates_the_same_on_another(tmp_path, digits, family):
+    """run_point on two devices (CPU and CUDA when present; two CPU spellings otherwise), both evaluated on the CPU."""
+    test = digits[1500:]
+    results = {}
+    for device in ("cpu", OTHER_DEVICE):
+        folder = tmp_path / device.replace(":", "_")
+        run_point(family, DEVICE_PARAMS[family], digits[:1500], folder / "model.pt", folder / "history.csv", device=device)
+        model = load_model(folder / "model.pt")
+        assert model.device == torch.device("cpu")
+        assert model.metadata["device"] == str(resolve_device(device))
+        results[device] = evaluate(model, test, None, (8, 8), SVMProtocol(), seed=0)  # no labels: no SVM
+    a, b = results["cpu"], results[OTHER_DEVICE]
+    for key in ("recon_error", "hoyer_codes", "dilation_error"):
+        if OTHER_DEVICE == "cuda":  # other kernels, other rounding
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-3, err_msg=key)
+        else:
+            assert a[key] == b[key], key

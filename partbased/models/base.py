@@ -126,7 +126,7 @@ class Model(ABC):
 
     @property
     def diverged(self) -> bool:
-        """True when fit stopped on a NaN/inf loss (metadata status set by the training script)."""
+        """True when fit stopped on a NaN/inf loss (metadata status set by run.run_point)."""
         return self.metadata.get("status") == "diverged"
 
     def save(self, path: str | Path) -> None:

@@ -12,6 +12,7 @@ values), so every payload carries the sha256 of its contents, recomputed on load
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import pickle
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io import CorruptFileError, sha256, write_bytes
+from ..io import CorruptFileError, write_bytes
 
 log = logging.getLogger("partbased")
 DIGEST_KEY = "sha256"
@@ -33,10 +34,10 @@ _SCALARS = (bool, int, float, str, type(None))
 def to_plain(value: Any, where: str = "payload") -> Any:
     """`value` with NumPy scalars as Python numbers, NumPy arrays as tensors, tuples as lists; TypeError on anything
     torch.load(weights_only=True) would refuse, naming where it sits."""
+    if isinstance(value, np.generic):  # first: np.float64 is also a float
+        return value.item()
     if isinstance(value, _SCALARS):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, torch.Tensor):
@@ -55,29 +56,30 @@ def to_plain(value: Any, where: str = "payload") -> Any:
 
 def digest(value: Any) -> str:
     """sha256 of a plain payload: structure, keys, scalar reprs, tensor dtypes, shapes and bytes."""
-    parts: list[bytes] = []
+    h = hashlib.sha256()
 
     def walk(item: Any) -> None:
         if isinstance(item, torch.Tensor):
             t = item.detach().cpu().contiguous()
-            parts.append(f"T{t.dtype}{tuple(t.shape)}".encode())
-            parts.append(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            if t.numel():
+                h.update(t.reshape(-1).view(torch.uint8).numpy())  # the buffer itself, no copy
         elif isinstance(item, dict):
-            parts.append(b"{")
+            h.update(b"{")
             for key in sorted(item, key=repr):
-                parts.append(repr(key).encode())
+                h.update(repr(key).encode())
                 walk(item[key])
-            parts.append(b"}")
+            h.update(b"}")
         elif isinstance(item, list):
-            parts.append(b"[")
+            h.update(b"[")
             for element in item:
                 walk(element)
-            parts.append(b"]")
+            h.update(b"]")
         else:
-            parts.append(f"{type(item).__name__}:{item!r};".encode())
+            h.update(f"{type(item).__name__}:{item!r};".encode())
 
     walk(value)
-    return sha256(*parts)
+    return h.hexdigest()
 
 
 def save_payload(payload: dict, path: str | Path) -> None:

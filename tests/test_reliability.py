@@ -6,7 +6,9 @@ import copy
 import errno
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,10 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY_CONFIG, planned_jobs, snakemake, write_config
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, planned_jobs, snakemake, write_config
+from partbased.config import validate_config
 from partbased.data import build_dataset, read_split, write_zarr
+from partbased.grid import build_grid
 from partbased.io import CorruptFileError, write_table
 from partbased.metrics import SVMProtocol, evaluate
 from partbased.models import build_model, load_model
@@ -321,3 +325,110 @@ def test_trained_on_one_device_evaluates_the_same_on_another(tmp_path, digits, f
             np.testing.assert_allclose(a[key], b[key], rtol=1e-3, err_msg=key)
         else:
             assert a[key] == b[key], key
+
+
+# --------------------------------------------------------------------------- a large grid with failures
+
+
+GRID_200 = {
+    "datasets": [{"name": "digits", "source": "digits", "test_fraction": 0.3, "seed": 0}],
+    "models": [
+        {  # 180 points, the 90 with lr 1e20 diverge in their first epoch
+            "type": "ae", "name": "ae_grid", "grid": {"k": list(range(2, 12)), "lr": [0.02, 1e20]}, "seeds": list(range(9)),
+            "settings": {"epochs": 2, "batch_size": 256, "decoder_activation": "linear", "project": False},
+        },
+        {"type": "nmf", "name": "nmf_grid", "grid": {"k": list(range(2, 21))}, "settings": {"max_iter": 5, "encode_iter": 5}},
+        {  # the one training that runs long enough to be killed, with resume states every 25 epochs
+            "type": "ae", "name": "ae_long", "grid": {"k": [8]},
+            "settings": {"epochs": 2000, "batch_size": 256, "lr": 0.01, "decoder_activation": "linear"},
+        },
+    ],  # fmt: skip
+    "evaluation": {"seed": 0, "svm": {"n_C": 2, "cv_splits": 2, "cv_test_size": 0.2, "eval_splits": 2, "eval_test_size": 0.3}},
+    "figures": {"per_point": False, "dpi": 30},
+}
+LONG_POINT = "ae_long/k~8/seed~0"
+RUN_TIMEOUT_S = 3600  # about 10 min on two idle cores; a loaded machine takes several times that
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below `pid` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def holder_of(path: Path, among: set[int]) -> int | None:
+    """The process among `among` that has `path` open (a job writing its log), if any."""
+    for pid in among:
+        try:
+            if any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def test_grid_of_200_with_diverging_points_and_a_killed_job(tmp_path):
+    """--keep-going: diverging points are rows with status diverged, a SIGKILLed training fails alone;
+    one rerun trains only that point (resuming it) and the table has exactly one row per grid point."""
+    write_config(tmp_path, GRID_200)
+    points, _ = build_grid(validate_config(copy.deepcopy(GRID_200)))
+    assert len(points) == 200
+    # 401 jobs, most of their time spent starting Python and importing torch/scikit-learn: the table is the
+    # target (no figures), and one job per point is the minimum the workflow runs
+    run_args = ["--cores", "2", "--keep-going", "results/metrics.csv", "--set-resources", "train_model:checkpoint_every=25"]  # options that take lists around the target
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), *run_args]
+    state = tmp_path / "results/models/digits" / LONG_POINT / "model.pt.resume"
+    log = tmp_path / "results/logs/train_model/digits" / f"{LONG_POINT}.log"
+    output_path = tmp_path / "first_run.log"  # a file, not a pipe: nobody reads a pipe while the run goes on
+    with open(output_path, "w") as output_file:
+        run = subprocess.Popen(cmd, cwd=tmp_path, stdout=output_file, stderr=subprocess.STDOUT)
+    killed = None
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while killed is None and run.poll() is None and time.monotonic() < deadline:
+            if state.exists():  # training, and past its first resume state
+                killed = holder_of(log, descendants(run.pid))
+                if killed:
+                    os.kill(killed, signal.SIGKILL)
+            time.sleep(0.1)
+        run.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    output = output_path.read_text()
+    assert killed, f"the long training was never caught running:\n{output[-3000:]}"
+    assert run.returncode != 0 and "train_model" in output  # it failed, the others went on
+    assert not (tmp_path / "results/metrics.csv").exists()  # no table with a row missing
+    planned = {"train_model": 1, "evaluate_model": 1, "aggregate_metrics": 1, "list_skipped_points": 1, "plot_metrics": 3, "all": 1}
+    assert planned_jobs(tmp_path) == planned  # only the killed point is left to do
+
+    snakemake(tmp_path, "--rerun-incomplete", *run_args)
+    table = pd.read_csv(tmp_path / "results/metrics.csv")
+    key = ["model", "k", "lr", "seed"]
+    assert len(table) == 200 and not table.duplicated(key).any()
+    expected = {(p.model, p.hyperparams["k"], p.hyperparams.get("lr"), p.hyperparams["seed"]) for p in points}
+    assert {(m, k, None if pd.isna(lr) else lr, s) for m, k, lr, s in table[key].itertuples(index=False)} == expected
+    diverged = table["status"] == "diverged"
+    assert (table.loc[diverged, "lr"] == 1e20).all() and diverged.sum() == 90
+    assert table.loc[diverged, "recon_error"].isna().all() and table.loc[~diverged, "recon_error"].notna().all()
+    for point in points:  # every row comes from the checkpoint now on disk: none is stale
+        checkpoint = load_model(tmp_path / "results/models/digits" / point.model / point.params / "model.pt")
+        row = table[(table["model"] == point.model) & (table["k"] == point.hyperparams["k"]) & (table["seed"] == point.hyperparams["seed"])]
+        if "lr" in point.hyperparams:
+            row = row[row["lr"] == point.hyperparams["lr"]]
+        assert row["train_seconds"].item() == checkpoint.metadata["train_seconds"], point
+    long_log = log.read_text()
+    assert "resuming from" in long_log and "earlier unfinished attempt(s)" in long_log
+    assert len(load_model(state.with_suffix("")).history) == 2000

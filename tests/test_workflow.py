@@ -122,7 +122,7 @@ def test_the_device_is_not_a_parameter(tiny_run, tmp_path):
     # the resource reaches the training: one checkpoint retrained (forced) on the device asked for
     checkpoint = "results/models/bars/nmf/k~8/seed~0/model.pt"
     snakemake(workdir, "--cores", "1", "--set-resources", "train_model:device=cpu", "--force", checkpoint)
-    assert torch.load(workdir / checkpoint, weights_only=True)["config"]["device"] == "cpu"
+    assert torch.load(workdir / checkpoint, weights_only=True)["metadata"]["device"] == "cpu"  # where it ran, recorded by the model
 
 
 def test_report_is_self_contained(tiny_run):

@@ -1,4 +1,4 @@
-"""Tests of the PAE-NMF figures (partbased.plots_pae) and scripts/plot_pae.py on tiny digits models."""
+"""Tests of the PAE-NMF figures (partbased.plots.pae) and scripts/plot_pae.py on tiny digits models."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sklearn.datasets import load_digits
 
 from partbased.data import build_dataset, write_zarr
 from partbased.models import PAENMF, PAENMFConfig
-from partbased.plots_pae import (
+from partbased.plots.pae import (
     choose_pairs,
     latent_grid,
     plot_generated,

@@ -112,9 +112,14 @@ def plot_tradeoff(rows: pd.DataFrame, path: str | Path, title: str, dpi: int, mo
             ax.step(front["hoyer_codes"], front["recon_error"], where="post", color="black", linewidth=1, zorder=2, label="Pareto front")
             ax.scatter(front["hoyer_codes"], front["recon_error"], s=130, facecolors="none", edgecolors="black", linewidths=1, zorder=4)
             labels = point_labels(rows)
-            for index, point in front.iterrows():
-                ax.annotate(labels[index], (point["hoyer_codes"], point["recon_error"]), xytext=(6, 4), textcoords="offset points")
-            ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            middle = float(np.mean(ax.get_xlim()))
+            for rank, (index, point) in enumerate(front.iterrows()):
+                right = point["hoyer_codes"] > middle  # labels point inwards, away from the axes' edge
+                ax.annotate(
+                    labels[index], (point["hoyer_codes"], point["recon_error"]), textcoords="offset points",
+                    xytext=(-8 if right else 8, 6 if rank % 2 == 0 else -12), ha="right" if right else "left",
+                )
+            ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(len(present) + 1, 5))
         ax.set_xlabel(METRICS["hoyer_codes"].title + " (sparser →)")
         ax.set_ylabel(METRICS["recon_error"].title)
         ax.grid(color="0.92")

@@ -154,7 +154,7 @@ def plot_model_metrics(rows: pd.DataFrame, path: str | Path, title: str, dpi: in
                 ax.scatter(x[has], ok.loc[has, metric], c=color, s=22, zorder=3)
                 ax.set_title(METRICS[metric].title)
             if METRICS[metric].log and (ok.loc[has, metric] > 0).all():
-                ax.set_yscale("log")
+                style.log_y(ax)
                 ax.set_title(ax.get_title() + ", log")
             _model_axis(ax, order)
         fig.suptitle(f"{title}: every model's metrics, one dot per grid point (↓ lower / ↑ higher is better){_diverged_note(rows)}")
@@ -172,7 +172,7 @@ def plot_train_seconds(rows: pd.DataFrame, path: str | Path, title: str, dpi: in
         fig, ax = plt.subplots(figsize=(max(3.5, 0.5 * len(order) + 1.2), 2.8))
         ax.scatter(x, has["train_seconds"], c=[colors[m] for m in has["model"]], s=22, zorder=3)
         if (has["train_seconds"] > 0).all() and len(has):
-            ax.set_yscale("log")
+            style.log_y(ax)
         _model_axis(ax, order)
         ax.set_ylabel("training seconds ↓ (log)")
         fig.suptitle(f"{title}: training time per grid point\n(wall clock of the machine that ran it: a cost, not a result)")
@@ -227,7 +227,7 @@ def plot_metric_table(rows: pd.DataFrame, path: str | Path, title: str, dpi: int
         ax.xaxis.tick_top()
         ax.set_yticks(range(n_rows))
         ax.set_yticklabels(labels)
-        ax.tick_params(length=0)
+        ax.tick_params(which="both", length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
         ax.set_xticks(np.arange(-0.5, n_cols), minor=True)

@@ -60,7 +60,7 @@ def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, t
                 )
                 ax.set_ylabel(METRICS[metric].title)
                 if METRICS[metric].log and (data[metric] > 0).any():
-                    ax.set_yscale("log")
+                    style.log_y(ax)
                 if numeric and (rows[x].dropna() == rows[x].dropna().round()).all():
                     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k = 8, 16: no fractional ticks
                 if i < len(metrics) - 1:

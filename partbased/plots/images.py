@@ -85,7 +85,8 @@ def plot_atoms(atoms: np.ndarray, image_shape: tuple[int, int], path: str | Path
 
     Nonnegative dictionaries: grey, each atom from 0 (white) to its own maximum (black): atoms differ in
     scale (NMF's W·H scaling is arbitrary). Signed dictionaries (PCA, unconstrained AEs): one red-blue
-    scale symmetric about 0, shared by all tiles, with a colour bar, so the sign of every pixel reads.
+    scale symmetric about 0, shared by all tiles, with a colour bar, so the sign of every pixel reads;
+    its limit is the 99th percentile of the magnitudes (the largest 1 % are drawn at full colour).
     """
     shown = np.asarray(atoms)[:n_atoms].reshape(-1, *image_shape)
     ncols = min(len(shown), int(math.ceil(math.sqrt(len(shown)))))
@@ -100,8 +101,9 @@ def plot_atoms(atoms: np.ndarray, image_shape: tuple[int, int], path: str | Path
             limit = style.symmetric_limit(shown)
             for ax, img in zip(axes.flat, shown):
                 mappable = ax.imshow(img, cmap=style.SIGNED_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
-            bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
-            bar.set_label("weight (one scale, symmetric about 0)")
+            clipped = bool((np.abs(shown) > limit).any())
+            bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02, extend="both" if clipped else "neither")
+            bar.set_label("weight (ends: ±99th percentile)" if clipped else "weight")
             note = "signed atoms: red > 0 > blue, one shared scale"
         else:
             for ax, img in zip(axes.flat, shown):

@@ -110,6 +110,8 @@ def _show_image(ax, img: np.ndarray, shape: tuple[int, int], label: str, color: 
     ax.imshow(img.reshape(shape), cmap="gray_r", interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
+    for spine in ax.spines.values():  # an image, not a plot: no frame
+        spine.set_visible(False)
     ax.set_title(label, color=color)
 
 
@@ -240,7 +242,7 @@ def plot_generated(
             axes[row, j].imshow(img.reshape(shape), cmap="gray_r", vmin=0, vmax=vmax, interpolation="nearest")
     axes[0, 0].set_title("original", loc="left")
     axes[1, 0].set_title(f"generated (prior, seed {seed})", loc="left")
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.08)  # above the row labels
     style.save(fig, path, dpi)
 
 

@@ -90,10 +90,11 @@ def is_signed(images: np.ndarray, tol: float = 1e-3) -> bool:
     return bool(finite.min() < -tol * np.abs(finite).max())
 
 
-def symmetric_limit(images: np.ndarray) -> float:
-    """The colour range ±limit of a signed figure: the largest magnitude shown (> 0)."""
+def symmetric_limit(images: np.ndarray, quantile: float = 0.99) -> float:
+    """The colour range ±limit of a signed figure: the quantile of the magnitudes shown (> 0), so
+    that a few outlying weights do not wash every other tile out (those are drawn at full colour)."""
     finite = np.abs(np.asarray(images))[np.isfinite(images)]
-    return max(float(finite.max()) if finite.size else 0.0, 1e-12)
+    return max(float(np.quantile(finite, quantile)) if finite.size else 0.0, 1e-12)
 
 
 def styled(draw):
@@ -105,3 +106,16 @@ def styled(draw):
             return draw(*args, **kwargs)
 
     return wrapper
+
+
+def log_y(ax) -> None:
+    """A log y axis labelled in plain numbers (0.05, 0.2), with ticks at 1, 2, 5 × 10^n when it spans
+    two decades or less (else at the decades), so that even a narrow range has labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    decades = np.log10(high / low) if low > 0 and high > low else 3.0
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if decades <= 2 else (1.0,)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.2g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())

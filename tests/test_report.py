@@ -44,6 +44,11 @@ def test_rendered_report_has_description_table_and_comparison(tiny_run, report, 
     assert "Part-based representations, compared on the same metrics" in text
     for needle in ("Where to start", "recon_error ↓", "svm_accuracy ↑", "hoyer_atoms descriptive", "digits", "bars", "Lee–Seung"):
         assert needle in text, needle
+    # the report centres its pane: without the description's "safe center" a long page loses its top
+    assert browser.evaluate("document.querySelector('.prose h1').getBoundingClientRect().top") >= 0
+    # "where to start" links open the categories
+    browser.evaluate("Array.from(document.querySelectorAll('.prose a')).find(a => a.innerText === 'Comparison').click()")
+    browser.wait_for("app.state.category === 'Comparison'")
 
     # the metrics table page, shown as its eye button shows it: an iframe with one row per grid point
     assert show_result(browser, "results/metrics.html") == "html"

@@ -17,6 +17,8 @@ from .columns import METRICS, PANEL_METRICS
 from .images import plot_diverged
 from .tables import integral_columns
 
+COLUMNS = 4  # panels per row
+
 
 def varied_hyperparams(rows: pd.DataFrame, hyperparams: list[str]) -> list[str]:
     """The hyperparameters (seed excluded) that take more than one value among these rows."""
@@ -24,8 +26,9 @@ def varied_hyperparams(rows: pd.DataFrame, hyperparams: list[str]) -> list[str]:
 
 
 def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, title: str, dpi: int) -> None:
-    """Each metric (rows of panels) against each varied hyperparameter (columns of panels), one line per
-    combination of the other varied ones; points are means over seeds, bars their standard deviation."""
+    """Each metric against each varied hyperparameter: one block of panels per varied hyperparameter
+    (x axis), one panel per metric, up to COLUMNS a row (the figure stays about a screen tall); one line
+    per combination of the other varied hyperparameters; points are means over seeds, bars their std."""
     import seaborn as sns  # here: per-point figure jobs skip seaborn's import cost
 
     rows = integral_columns(rows)
@@ -37,9 +40,11 @@ def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, t
     varied = varied_hyperparams(rows, hyperparams)
     if not varied:
         raise ValueError(f"{title}: the grid varies none of {hyperparams} (seed aside); nothing to plot against")
+    ncols = min(COLUMNS, len(metrics))
+    block = -(-len(metrics) // ncols)  # rows of panels per varied hyperparameter
     width, height = style.PANEL
     with style.figure_style():
-        fig, axes = plt.subplots(len(metrics), len(varied), figsize=(width * len(varied), height * len(metrics)), squeeze=False)
+        fig, axes = plt.subplots(block * len(varied), ncols, figsize=(width * ncols, (height + 0.25) * block * len(varied)), squeeze=False)
         for j, x in enumerate(varied):
             others = [h for h in varied if h != x]
             data = rows.copy()
@@ -52,19 +57,21 @@ def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, t
             if others:  # one line per combination of the other varied hyperparameters
                 hue = "_hue"
                 data[hue] = data[others].astype(str).agg(", ".join, axis=1).radd(", ".join(others) + " = ")
-            for i, metric in enumerate(metrics):
-                ax = axes[i, j]
+            panels = axes[block * j : block * (j + 1)].ravel()
+            for ax in panels[len(metrics):]:
+                ax.axis("off")
+            for i, (ax, metric) in enumerate(zip(panels, metrics)):
                 sns.pointplot(
                     data=data, x=x, y=metric, hue=hue, ax=ax, errorbar="sd", native_scale=numeric, dodge=bool(others),
                     palette="colorblind" if hue else None, markersize=4, linewidth=style.LINE,
                 )
-                ax.set_ylabel(METRICS[metric].title)
-                if METRICS[metric].log and (data[metric] > 0).any():
+                ax.set_title(METRICS[metric].title)
+                ax.set_ylabel("")
+                values = data[metric].dropna()
+                if METRICS[metric].log and len(values) and (values > 0).all():
                     style.log_y(ax)
                 if numeric and (rows[x].dropna() == rows[x].dropna().round()).all():
                     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k = 8, 16: no fractional ticks
-                if i < len(metrics) - 1:
-                    ax.set_xlabel("")
                 if ax.get_legend() is not None:
                     ax.legend(title=None, frameon=False) if i == 0 else ax.get_legend().remove()
         diverged = rows[rows["status"] == "diverged"] if "status" in rows else rows.iloc[:0]
@@ -73,6 +80,6 @@ def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, t
             points = "; ".join(diverged[varied].astype(str).agg(", ".join, axis=1))
             title += f"\nDIVERGED ({len(diverged)}): {points}"
             color = "firebrick"
-        fig.suptitle(title, color=color)
+        fig.suptitle(f"{title}: every metric against {', '.join(varied)} (↓ lower / ↑ higher is better)", color=color)
         fig.tight_layout(rect=(0, 0, 1, 0.98))
         style.save(fig, path, dpi)

@@ -119,6 +119,18 @@ def test_pareto_front():
     assert pareto_front(recon, sparse).tolist() == [True, True, True, False, False, False]
 
 
+def test_pareto_front_matches_the_definition_on_random_points():
+    rng = np.random.default_rng(1)
+    recon = rng.integers(0, 8, 300).astype(float)  # many ties
+    sparse = rng.integers(0, 8, 300).astype(float)
+    recon[::37] = np.nan
+    brute = np.array([
+        np.isfinite(r) and np.isfinite(h) and not np.any((recon <= r) & (sparse >= h) & ((recon < r) | (sparse > h)))
+        for r, h in zip(recon, sparse)
+    ])
+    assert np.array_equal(pareto_front(recon, sparse), brute) and brute.sum() >= 2
+
+
 def test_point_labels_name_only_what_varies():
     labels = point_labels(_rows())
     assert labels.iloc[0] == "pca" and labels.iloc[2] == "ae beta=0.0, project=False"

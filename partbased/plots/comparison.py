@@ -22,6 +22,7 @@ from .columns import METRICS, RESEARCH_METRICS, hyperparam_columns
 from .tables import integral_columns
 
 TABLE_MAX_ROWS = 40  # beyond this, Table 1 shows one row per model (the mean over its points)
+MAX_LABELS = 10  # Pareto points named in the trade-off figure (evenly spaced along a longer front)
 
 
 # ---------------------------------------------------------------- helpers
@@ -52,15 +53,25 @@ def point_labels(rows: pd.DataFrame) -> pd.Series:
 
 def pareto_front(recon: np.ndarray, sparseness: np.ndarray) -> np.ndarray:
     """Mask of the points no other point dominates (lower or equal error and higher or equal
-    sparseness, one of them strictly). NaN points are never on the front."""
+    sparseness, one of them strictly). NaN points are never on the front. O(n log n): a sweep in
+    order of increasing error keeps the best sparseness seen so far."""
     recon = np.asarray(recon, dtype=np.float64)
     sparseness = np.asarray(sparseness, dtype=np.float64)
-    valid = np.isfinite(recon) & np.isfinite(sparseness)
-    front = valid.copy()
-    for i in np.flatnonzero(valid):
-        no_worse = valid & (recon <= recon[i]) & (sparseness >= sparseness[i])
-        better = (recon < recon[i]) | (sparseness > sparseness[i])
-        front[i] = not (no_worse & better).any()
+    front = np.zeros(len(recon), dtype=bool)
+    valid = np.flatnonzero(np.isfinite(recon) & np.isfinite(sparseness))
+    order = valid[np.argsort(recon[valid], kind="stable")]
+    best = -np.inf  # the highest sparseness among strictly lower errors
+    start = 0
+    while start < len(order):
+        stop = start
+        while stop < len(order) and recon[order[stop]] == recon[order[start]]:
+            stop += 1
+        group = order[start:stop]  # equal error
+        top = sparseness[group].max()
+        if top > best:  # the group's sparsest beat every lower-error point; equal ones tie, all kept
+            front[group[sparseness[group] == top]] = True
+        best = max(best, top)
+        start = stop
     return front
 
 
@@ -68,7 +79,9 @@ def _diverged_note(rows: pd.DataFrame) -> str:
     bad = rows[rows["status"] == "diverged"] if "status" in rows else rows.iloc[:0]
     if bad.empty:
         return ""
-    return f"\nDIVERGED, not drawn ({len(bad)}): " + "; ".join(point_labels(rows)[bad.index])
+    names = list(point_labels(rows)[bad.index])
+    more = f" and {len(names) - MAX_LABELS} more" if len(names) > MAX_LABELS else ""
+    return f"\nDIVERGED, not drawn ({len(bad)}): " + "; ".join(names[:MAX_LABELS]) + more
 
 
 def _positions(rows: pd.DataFrame, order: list[str]) -> pd.Series:
@@ -113,7 +126,8 @@ def plot_tradeoff(rows: pd.DataFrame, path: str | Path, title: str, dpi: int, mo
             ax.scatter(front["hoyer_codes"], front["recon_error"], s=130, facecolors="none", edgecolors="black", linewidths=1, zorder=4)
             labels = point_labels(rows)
             middle = float(np.mean(ax.get_xlim()))
-            for rank, (index, point) in enumerate(front.iterrows()):
+            named = front.iloc[np.unique(np.linspace(0, len(front) - 1, min(len(front), MAX_LABELS)).round().astype(int))]
+            for rank, (index, point) in enumerate(named.iterrows()):
                 right = point["hoyer_codes"] > middle  # labels point inwards, away from the axes' edge
                 ax.annotate(
                     labels[index], (point["hoyer_codes"], point["recon_error"]), textcoords="offset points",
@@ -145,13 +159,17 @@ def plot_model_metrics(rows: pd.DataFrame, path: str | Path, title: str, dpi: in
             ax.axis("off")
         for ax, metric in zip(axes.flat, metrics):
             has = ok[metric].notna()
-            color = [colors[m] for m in ok.loc[has, "model"]]
             if metric == "svm_accuracy" and "svm_accuracy_std" in ok:
-                for xi, yi, err, c in zip(x[has], ok.loc[has, metric], ok.loc[has, "svm_accuracy_std"], color):
-                    ax.errorbar(xi, yi, yerr=err, fmt="o", color=c, markersize=4, capsize=2, linewidth=1)
+                for model in order:  # one call per model: fast on large grids
+                    mine = has & (ok["model"] == model)
+                    if mine.any():
+                        ax.errorbar(
+                            x[mine], ok.loc[mine, metric], yerr=ok.loc[mine, "svm_accuracy_std"], fmt="o",
+                            color=colors[model], markersize=4, capsize=2, linewidth=1,
+                        )
                 ax.set_title(METRICS[metric].title + " (bars: ±1 std)")
             else:
-                ax.scatter(x[has], ok.loc[has, metric], c=color, s=22, zorder=3)
+                ax.scatter(x[has], ok.loc[has, metric], c=[colors[m] for m in ok.loc[has, "model"]], s=22, zorder=3)
                 ax.set_title(METRICS[metric].title)
             if METRICS[metric].log and (ok.loc[has, metric] > 0).all():
                 style.log_y(ax)

@@ -150,9 +150,9 @@ def plot_model_metrics(rows: pd.DataFrame, path: str | Path, title: str, dpi: in
     colors = style.model_colors(models or order)
     metrics = [m for m in RESEARCH_METRICS if m in ok and ok[m].notna().any()]
     x = _positions(ok, order)
-    ncols = min(3, max(len(metrics), 1))
+    width = max(style.PANEL[0], 0.38 * len(order) + 0.9)  # inches per panel: room for every model's name
+    ncols = min(3 if 3 * width <= 11 else 2, max(len(metrics), 1))  # about a screen wide (images show at natural size)
     nrows = max(1, -(-len(metrics) // ncols))
-    width = max(style.PANEL[0], 0.45 * len(order) + 0.8)
     with style.figure_style():
         fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 2.6 * nrows), squeeze=False)
         for ax in axes.flat[len(metrics):]:

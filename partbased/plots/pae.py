@@ -223,7 +223,9 @@ def plot_pair_distributions(
 def plot_generated(
     model, originals: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, dpi: int, n: int = 8, seed: int = 0
 ) -> None:
-    """Up to n originals (top row) above n samples from model.generate(n, seed) (bottom row), on one grey scale."""
+    """Up to n originals (top row) above n samples from model.generate(n, seed) (bottom row), on one grey
+    scale from 0 to the originals' maximum (the data's range; brighter generated pixels are clipped, so a
+    few outliers of the prior do not wash the originals out)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     originals = _check_rows(originals, "originals", model=model)[:n]
@@ -231,8 +233,8 @@ def plot_generated(
     generated = np.asarray(model.generate(n, seed=seed), dtype=np.float32)  # (n, pixels)
     if generated.shape != (n, originals.shape[1]):
         raise ValueError(f"model.generate returned shape {generated.shape}, expected {(n, originals.shape[1])}")
-    finite = [a[np.isfinite(a)] for a in (originals, generated)]
-    vmax = max([float(a.max()) for a in finite if a.size] + [1e-12])
+    shown = originals[np.isfinite(originals)]
+    vmax = max(float(shown.max()) if shown.size else 0.0, 1e-12)  # the originals' range
     ncols = max(n, len(originals))
     fig, axes = plt.subplots(2, ncols, figsize=(ncols * 0.9, 2.1), squeeze=False)
     for ax in axes.flat:

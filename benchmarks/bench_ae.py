@@ -54,7 +54,7 @@ def mnist_like(n: int, seed: int = 0) -> np.ndarray:
 
 
 def config(batch: int, beta: float, epochs: int) -> AEConfig:
-    return AEConfig(k=K, p=P, beta=beta, project=beta > 0, epochs=epochs, batch_size=batch, lr=LR, device="cpu")
+    return AEConfig(k=K, p=P, beta=beta, nonneg="project" if beta > 0 else "none", epochs=epochs, batch_size=batch, lr=LR, device="cpu")
 
 
 def our_steps(x: np.ndarray, batch: int, beta: float) -> Iterator[None]:

@@ -4,13 +4,13 @@ Dry runs, each in its own temporary directory, `--repeats` rounds of one run eac
 
   ours          this repository's Snakefile (`--directory`), a config whose grid has N points
                 (one `bars` dataset, one `ae` entry: 100 values of k x N/100 values of beta), i.e.
-                N x (train_model, evaluate_model, plot_point) + 8 other jobs = 3N + 8 jobs;
+                N x (train_model, evaluate_model, plot_point) + 7 other jobs = 3N + 7 jobs;
   ours, no per-point figures   the same grid with `figures: {per_point: false}` (the setting for
-                large grids): 2N + 8 jobs;
+                large grids): 2N + 7 jobs;
   trivial       one rule, N jobs (`touch out/{i}.txt`) plus `all`;
   trivial-3N    the same job graph shape as ours without any helper code: one input rule, three
                 chained per-point rules with the same nested `k~../beta~../seed~0` paths and an
-                aggregate rule, 3N + 5 jobs: what Snakemake itself costs for our number of jobs.
+                aggregate rule, 3N + 4 jobs: what Snakemake itself costs for our number of jobs.
 
 The ratios use CPU seconds of the snakemake process (user + sys; wall is printed too). The host's
 speed drifts over minutes, so a ratio is taken within each round, between runs that follow each other
@@ -78,15 +78,11 @@ wildcard_constraints:
 
 rule all:
     input:
-        "results/metrics.csv", "results/skipped.csv", "results/figures/metrics.png",
+        "results/metrics.csv", "results/figures/metrics.png",
         expand("results/figures/{{params}}/atoms.png", params=POINTS),
 
 rule prepare:
     output: "results/data.txt"
-    shell: "touch {{output}}"
-
-rule skipped:
-    output: "results/skipped.csv"
     shell: "touch {{output}}"
 
 rule train:

@@ -1,76 +1,67 @@
 """The experiment grid: one point per (dataset, model entry, hyperparameter combination, seed).
 
-Paths come from snakemake's Paramspace, so they read `k~16/beta~0.1/seed~0`.
+A point's path and identity come from canonical, typed values (partbased.config.canonical): its path lists the
+grid keys sorted by name, then the seed, each value spelt once, e.g. `beta~0.1/k~16/seed~0`. So reordering
+grid keys, or adding a value to a list, leaves every existing point's path (and job) as it is.
+
+The `key~value/...` layout is Snakemake's Paramspace's; the paths are built here rather than by a Paramspace
+because it formats values by pandas dtype (`beta: [0, 1]` gives `beta~0`, `[0, 0.5, 1]` gives `beta~0.0`) and
+writes None as NA (and pandas turns it into NaN on the way).
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-import numpy as np
-import pandas as pd
-from snakemake.utils import Paramspace
+from .config import SCHEMA_PATH, entry_grid, entry_settings, family_fields, load_schema
 
 
 @dataclass(frozen=True)
 class GridPoint:
     dataset: str
     model: str  # the entry's name (defaults to its family)
-    family: str  # pca | nmf | ae
-    params: str  # Paramspace instance path, e.g. "k~16/seed~0"
-    hyperparams: dict = field(hash=False)  # grid values of this point, seed included (plain Python types)
-    settings: dict = field(hash=False)  # model-wide settings shared by all points of the entry
+    family: str  # pca | nmf | sparse_nmf | nmf_sc | ae | pae_nmf
+    params: str  # the path below the model: grid keys sorted, then seed, e.g. "beta~0.1/k~16/seed~0"
+    hyperparams: dict = field(hash=False)  # grid values of this point and its seed, canonical, sorted by key
+    settings: dict = field(hash=False)  # every other parameter: the entry's settings over the family defaults, sorted
+
+    @property
+    def config(self) -> dict:
+        """Every parameter the point's training computes from, sorted by key (where it runs is not one)."""
+        return dict(sorted((self.settings | self.hyperparams).items()))
 
 
-def _python(value):
-    """numpy scalar -> Python scalar (checkpoints and JSON want plain types)."""
-    return value.item() if isinstance(value, np.generic) else value
+def format_value(value: Any) -> str:
+    """A canonical value as a path spells it: 16, 0.1, 1e-05, True, None, kl."""
+    return repr(value) if isinstance(value, float) else str(value)
 
 
-def model_paramspace(entry: dict) -> Paramspace:
-    """Cartesian product of the entry's grid lists and seeds, wrapped once in a Paramspace."""
-    columns = {**entry["grid"], "seed": entry["seeds"]}
-    rows = list(itertools.product(*columns.values()))
-    frame = pd.DataFrame(rows, columns=list(columns))
-    return Paramspace(frame)
+def point_path(grid_values: dict, seed: int) -> str:
+    """`key~value/...` over the (sorted) grid values, then the seed."""
+    return "/".join(f"{key}~{format_value(value)}" for key, value in [*grid_values.items(), ("seed", seed)])
 
 
-def image_pixels(dataset: dict) -> int | None:
-    """Pixels per image of a dataset entry when known before any data is prepared, else None."""
-    known = {"mnist5k": 784, "mnist": 784, "fashion_mnist": 784, "digits": 64, "olivetti": 4096, "cbcl": 361}
-    if dataset["source"] == "bars":
-        return dataset["size"] ** 2
-    if dataset["source"] == "matrix" and "image_shape" in dataset:
-        return dataset["image_shape"][0] * dataset["image_shape"][1]
-    return known.get(dataset["source"])
-
-
-def incompatibility(family: str, hyperparams: dict, dataset: dict) -> str | None:
-    """Why a point cannot run (written down and skipped), or None."""
-    pixels = image_pixels(dataset)
-    if family == "pca" and pixels is not None and hyperparams["k"] > pixels:
-        return f"pca needs k <= pixels per image ({pixels}), got k={hyperparams['k']}"
-    return None
-
-
-def build_grid(config: dict) -> tuple[list[GridPoint], list[dict]]:
-    """All runnable points of a validated config, and the skipped ones with their reason."""
-    datasets = {d["name"]: d for d in config["datasets"]}
-    points, skipped = [], []
+def build_grid(config: dict, schema_path: str | Path = SCHEMA_PATH) -> list[GridPoint]:
+    """Every point of a validated config (impossible points were rejected by validate_config)."""
+    schema = load_schema(schema_path)
+    datasets = [d["name"] for d in config["datasets"]]
+    points = []
     for entry in config["models"]:
         name = entry.get("name", entry["type"])
-        paramspace = model_paramspace(entry)
-        rows = paramspace.dataframe.to_dict("records")
-        for dataset in entry.get("datasets", list(datasets)):
-            for path, row in zip(paramspace.instance_patterns, rows):
-                hyperparams = {k: _python(v) for k, v in row.items()}
-                reason = incompatibility(entry["type"], hyperparams, datasets[dataset])
-                if reason:
-                    skipped.append({"dataset": dataset, "model": name, "params": path, "reason": reason})
-                    continue
-                points.append(GridPoint(dataset, name, entry["type"], path, hyperparams, dict(entry["settings"])))
-    return points, skipped
+        fields = family_fields(schema, entry["type"])
+        grid, settings = entry_grid(entry, fields), entry_settings(entry, fields)
+        combos = []
+        for values in itertools.product(*grid.values()):
+            grid_values = dict(zip(grid, values))
+            for seed in entry["seeds"]:
+                hyperparams = dict(sorted((grid_values | {"seed": int(seed)}).items()))
+                combos.append((point_path(grid_values, int(seed)), hyperparams))
+        for dataset in entry.get("datasets", datasets):
+            points += [GridPoint(dataset, name, entry["type"], path, hyperparams, dict(settings)) for path, hyperparams in combos]
+    return points
 
 
 def kl_free_twins(points: list[GridPoint]) -> dict[GridPoint, GridPoint]:

@@ -3,15 +3,16 @@
 # scripts/ on their sys.path), so per-rule conda envs need no install of it.
 from pathlib import Path
 
-from partbased.config import validate_config
-from partbased.data import LOCAL_FILE_SOURCES, REMOTE_SOURCES
+from partbased.config import sorted_dict, validate_config
+from partbased.data import LOCAL_FILE_SOURCES, REMOTE_SOURCES, download_params, prepare_params
 from partbased.grid import build_grid, kl_free_twins
 
-validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+validate_config(config, SCHEMA)  # impossible points and missing files fail here, before any job
 
 DATASETS = {d["name"]: d for d in config["datasets"]}
 MODELS = {m.get("name", m["type"]): m for m in config["models"]}
-POINTS, SKIPPED = build_grid(config)
+POINTS = build_grid(config, SCHEMA)
 POINT = {(p.dataset, p.model, p.params): p for p in POINTS}
 MODEL_DATASETS = sorted({(p.dataset, p.model) for p in POINTS})
 PAE_POINTS = [p for p in POINTS if p.family == "pae_nmf"]
@@ -20,8 +21,10 @@ POINTS_BY_MODEL, POINTS_BY_DATASET = {}, {}  # the rows each metric figure draws
 for _p in POINTS:
     POINTS_BY_MODEL.setdefault((_p.dataset, _p.model), []).append(_p)
     POINTS_BY_DATASET.setdefault(_p.dataset, []).append(_p)
+# Rule params are sorted dicts: Snakemake compares them by repr, so the order keys are written in must not count.
+EVALUATION = sorted_dict(config["evaluation"])
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
-FIGURES = {key: value for key, value in config["figures"].items() if key != "per_point"}
+FIGURES = sorted_dict({key: value for key, value in config["figures"].items() if key != "per_point"})
 
 
 wildcard_constraints:
@@ -30,8 +33,14 @@ wildcard_constraints:
     params=r"[^/~]+~[^/]+(/[^/~]+~[^/]+)*",
 
 
-def dataset_spec(wildcards):
-    return DATASETS[wildcards.dataset]
+def download_spec(wildcards):
+    """What a download fetches depends on (its source): editing `mirrors`, `test_fraction` or `seed` refetches nothing."""
+    return download_params(DATASETS[wildcards.dataset])
+
+
+def prepare_spec(wildcards):
+    """The dataset entry less what its preparation ignores (mirrors; test_fraction and seed of an official split)."""
+    return prepare_params(DATASETS[wildcards.dataset])
 
 
 def dataset_inputs(wildcards):
@@ -49,15 +58,16 @@ def point(wildcards):
 
 
 def point_run(wildcards):
-    """What training a point needs: family, hyperparams (grid values, seed included), settings (model-wide)."""
+    """What training a point computes from: family, hyperparams (grid values and seed), settings (every other
+    parameter, defaults included). The device is not in it: it comes from the `device` resource."""
     p = point(wildcards)
     return {"family": p.family, "hyperparams": p.hyperparams, "settings": p.settings}
 
 
 def point_identity(wildcards):
-    """The leading columns of the point's metrics row."""
+    """The leading columns of the point's metrics row: every effective parameter, not only the grid's."""
     p = point(wildcards)
-    return {"dataset": p.dataset, "model": p.model, "family": p.family, **p.hyperparams}
+    return {"dataset": p.dataset, "model": p.model, "family": p.family, **p.config}
 
 
 def point_gpus(wildcards):
@@ -79,7 +89,7 @@ def pae_inputs(wildcards):
 
 
 def model_grid_columns(wildcards):
-    return list(MODELS[wildcards.model]["grid"])
+    return sorted(MODELS[wildcards.model]["grid"])
 
 
 def expand_points(pattern):
@@ -135,7 +145,6 @@ def per_point_figures():
 def all_targets():
     return [
         rules.aggregate_metrics.output.table,
-        rules.list_skipped_points.output.table,
         *metric_figures(),
         *(per_point_figures() if config["figures"]["per_point"] else []),
     ]

@@ -1,12 +1,13 @@
 rule download_dataset:
     output:
         raw=directory("results/raw/{dataset}"),
-    params:
-        spec=dataset_spec,
     log:
         "results/logs/download_dataset/{dataset}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        # the source alone: mirrors (where from) are read from the config by the script, so editing them refetches nothing
+        spec=download_spec,
     script:
         "../scripts/download_dataset.py"
 
@@ -16,11 +17,11 @@ rule prepare_dataset:
         unpack(dataset_inputs),
     output:
         zarr=directory("results/data/{dataset}.zarr"),
-    params:
-        spec=dataset_spec,
     log:
         "results/logs/prepare_dataset/{dataset}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        spec=prepare_spec,
     script:
         "../scripts/prepare_dataset.py"

@@ -4,16 +4,16 @@ rule evaluate_model:
         checkpoint=rules.train_model.output.checkpoint,
     output:
         metrics="results/metrics/{dataset}/{model}/{params}/metrics.csv",
-    params:
-        point=point_identity,
-        evaluation=config["evaluation"],
-    threads: 1
     log:
         "results/logs/evaluate_model/{dataset}/{model}/{params}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{dataset}/{model}/{params}.tsv"
     conda:
         "../envs/evaluate.yaml"
+    threads: 1
+    params:
+        point=point_identity,
+        evaluation=EVALUATION,
     script:
         "../scripts/evaluate_model.py"
 
@@ -33,16 +33,3 @@ rule aggregate_metrics:
         "../envs/evaluate.yaml"
     script:
         "../scripts/aggregate_metrics.py"
-
-
-rule list_skipped_points:
-    output:
-        table="results/skipped.csv",
-    params:
-        skipped=SKIPPED,
-    log:
-        "results/logs/list_skipped_points.log",
-    conda:
-        "../envs/evaluate.yaml"
-    script:
-        "../scripts/list_skipped.py"

@@ -31,12 +31,12 @@ rule plot_point:
             subcategory="{dataset}",
             labels={"model": "{model}", "point": "{params}"},
         ),
-    params:
-        figures=FIGURES,
     log:
         "results/logs/plot_point/{dataset}/{model}/{params}.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        figures=FIGURES,
     script:
         "../scripts/plot_point.py"
 
@@ -52,13 +52,13 @@ rule plot_metrics:
             subcategory="{dataset}",
             labels={"model": "{model}"},
         ),
-    params:
-        hyperparams=model_grid_columns,
-        dpi=config["figures"]["dpi"],  # nothing else of figures: changing n_atoms redraws no table figure
     log:
         "results/logs/plot_metrics/{dataset}/{model}.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        hyperparams=model_grid_columns,
+        dpi=config["figures"]["dpi"],  # nothing else of figures: changing n_atoms redraws no table figure
     script:
         "../scripts/plot_metrics.py"
 
@@ -88,12 +88,12 @@ rule plot_pae:
             subcategory="{dataset}",
             labels={"model": "{model}", "point": "{params}", "figure": "generated"},
         ),
-    params:
-        figures=FIGURES,
     log:
         "results/logs/plot_pae/{dataset}/{model}/{params}.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        figures=FIGURES,
     script:
         "../scripts/plot_pae.py"
 
@@ -130,13 +130,13 @@ rule plot_comparison:
             subcategory="{dataset}",
             labels={"figure": "4 training time"},
         ),
-    params:
-        models=list(MODELS),
-        dpi=config["figures"]["dpi"],  # nothing else of figures: changing n_atoms redraws no table figure
     log:
         "results/logs/plot_comparison/{dataset}.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        models=list(MODELS),
+        dpi=config["figures"]["dpi"],  # nothing else of figures: changing n_atoms redraws no table figure
     script:
         "../scripts/plot_comparison.py"
 
@@ -165,11 +165,11 @@ rule plot_penalties:
             caption="../report/penalties.rst",
             category="Sparsity penalties",
         ),
-    params:
-        dpi=config["figures"]["dpi"],
     log:
         "results/logs/plot_penalties.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_penalties.py"

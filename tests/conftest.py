@@ -27,7 +27,7 @@ TINY_CONFIG = {
         {
             "type": "ae",
             "grid": {"k": [8], "beta": [0.0, 0.1]},
-            "settings": {"epochs": 10, "batch_size": 32, "lr": 0.02, "project": True, "decoder_activation": "linear"},
+            "settings": {"epochs": 10, "batch_size": 32, "lr": 0.02, "nonneg": "project", "decoder_activation": "linear"},
         },
     ],
     "evaluation": {
@@ -68,9 +68,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Jobs per rule that a dry run schedules ({} when there is nothing to do)."""
-    proc = snakemake(workdir, "-n", "--cores", "1")
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Jobs per rule that a dry run (with `args`) schedules ({} when there is nothing to do)."""
+    proc = snakemake(workdir, "-n", "--cores", "1", *args)
     text = proc.stdout + proc.stderr
     counts = {}
     table = text.split("Job stats:", 1)[1] if "Job stats:" in text else ""

@@ -130,7 +130,7 @@ def test_training_matches_autograd_adam(digits):
     """A few epochs of AE.fit equal the same epochs done by autograd + torch.optim.Adam (float32 rounding
     apart), and its history's loss is the mean of the batch losses."""
     x = digits[:300]
-    cfg = AEConfig(k=K, beta=0.3, p=0.1, epochs=3, batch_size=32, lr=1e-2, seed=4, device="cpu")
+    cfg = AEConfig(k=K, beta=0.3, p=0.1, epochs=3, batch_size=32, lr=1e-2, seed=4, device="cpu", nonneg="project")
     fitted = AE(cfg).fit(x)
 
     model = AE(cfg)

@@ -18,12 +18,24 @@ from partbased.data.download import DataFormatError, DownloadError, RemoteFile
 # --------------------------------------------------------------------------- fixtures
 
 
-def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
-    """A gzip IDX file as MNIST serves it (big-endian header, uint8 payload)."""
+def idx_raw(array: np.ndarray, magic: int | None = None) -> bytes:
+    """An unpacked IDX file (big-endian header, uint8 payload)."""
     array = np.asarray(array, dtype=np.uint8)
     magic = (0x0800 | array.ndim) if magic is None else magic
     header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
-    return gzip.compress(header + array.tobytes())
+    return header + array.tobytes()
+
+
+def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
+    """A gzip IDX file as MNIST serves it."""
+    return gzip.compress(idx_raw(array, magic), mtime=0)
+
+
+def regzip(blob: bytes) -> bytes:
+    """Another gzip of the same content (level and header differ, as with `gzip -n -9`)."""
+    other = gzip.compress(gzip.decompress(blob), compresslevel=1, mtime=1)
+    assert other != blob and gzip.decompress(other) == gzip.decompress(blob)
+    return other
 
 
 def sha(data: bytes) -> str:
@@ -75,7 +87,8 @@ def closed_port_url():
 
 @pytest.fixture
 def tiny(monkeypatch):
-    """A registered IDX dataset 'tiny' (50 train + 20 test images) with its own hashes."""
+    """A registered IDX dataset 'tiny' (50 train + 20 test images) with its own hashes, as served
+    and of the unpacked content."""
     rng = np.random.default_rng(0)
     arrays = {
         "train-images-idx3-ubyte.gz": rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
@@ -84,7 +97,7 @@ def tiny(monkeypatch):
         "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 20, dtype=np.uint8),
     }
     blobs = {name: idx_bytes(a) for name, a in arrays.items()}
-    remote = {name: RemoteFile(name, sha(b), len(b)) for name, b in blobs.items()}
+    remote = {name: RemoteFile(name, sha(b), len(b), sha(gzip.decompress(b))) for name, b in blobs.items()}
     names = list(arrays)
     ds = dl.IdxDataset(("http://unused.invalid/",), *(remote[n] for n in names))
     monkeypatch.setitem(dl.IDX_DATASETS, "tiny", ds)
@@ -121,7 +134,9 @@ def test_checksum_mismatch_falls_through(server, tiny, tmp_path):
     good = serve(server, "good", blobs)
     images, _, _ = dl.load_idx_dataset("tiny", tmp_path, mirrors=[bad, good])
     assert images.shape == (70, 28, 28)
-    assert sum(r.startswith("/bad/") for r in server.requests) == 4
+    # each file: the bad .gz, then its unpacked name (404 there), then the good mirror
+    assert sum(r.startswith("/bad/") for r in server.requests) == 8
+    assert sum(r.startswith("/good/") for r in server.requests) == 4
 
 
 def test_all_mirrors_fail_names_file_and_urls(server, tiny, closed_port_url, tmp_path):
@@ -151,6 +166,11 @@ def test_corrupt_cached_file_is_refetched(server, tiny, tmp_path):
     (tmp_path / name).write_bytes(b"stale")
     path = dl.fetch([base], name, sha(blobs[name]), tmp_path)
     assert path.read_bytes() == blobs[name] and len(server.requests) == 1
+    # a stale unpacked copy is not handed out either
+    path.unlink()
+    (tmp_path / unpacked(name)).write_bytes(gzip.decompress(blobs[name])[:-1])
+    path = dl.fetch([base], name, sha(blobs[name]), tmp_path, sha(gzip.decompress(blobs[name])))
+    assert path.name == name and not (tmp_path / unpacked(name)).exists() and len(server.requests) == 2
 
 
 def test_file_url_and_local_dir_sources(tiny, tmp_path):
@@ -169,6 +189,87 @@ def test_file_url_and_local_dir_sources(tiny, tmp_path):
     assert list((tmp_path / "c3").iterdir()) == []
     path = dl.fetch([str(tmp_path / "nowhere"), str(src / name)], name, sha(blobs[name]), tmp_path / "c3")
     np.testing.assert_array_equal(dl.read_idx(path), arrays[name])
+
+
+def unpacked(name: str) -> str:
+    return name.removesuffix(".gz")
+
+
+def test_mirror_serving_unpacked_idx(server, tiny, tmp_path):
+    arrays, blobs = tiny
+    base = serve(server, "raw", {unpacked(n): gzip.decompress(b) for n, b in blobs.items()})
+    images, labels, split = dl.load_idx_dataset("tiny", tmp_path, mirrors=[base])
+    np.testing.assert_array_equal(np.rint(images[:50] * 255).astype(np.uint8), arrays["train-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(labels[50:], arrays["t10k-labels-idx1-ubyte.gz"])
+    assert list(split).count("test") == 20
+    # per file: the .gz (404), then the unpacked file; the cache holds the unpacked files
+    assert sorted(server.requests) == sorted(f"/raw/{n}" for name in blobs for n in (name, unpacked(name)))
+    assert sorted(p.name for p in (tmp_path / "tiny").iterdir()) == sorted(unpacked(n) for n in blobs)
+    dl.load_idx_dataset("tiny", tmp_path, mirrors=[base])
+    assert len(server.requests) == 8  # verified files are never fetched again
+
+
+def test_mirror_serving_another_gzip_of_the_content(server, tiny, tmp_path):
+    arrays, blobs = tiny
+    base = serve(server, "regz", {n: regzip(b) for n, b in blobs.items()})
+    images, labels, _ = dl.load_idx_dataset("tiny", tmp_path, mirrors=[base])
+    np.testing.assert_array_equal(np.rint(images[50:] * 255).astype(np.uint8), arrays["t10k-images-idx3-ubyte.gz"])
+    assert len(server.requests) == 4  # accepted as delivered: the unpacked files are not asked for
+    for name in blobs:  # kept unpacked, verified by the content's sha256
+        assert (tmp_path / "tiny" / unpacked(name)).read_bytes() == gzip.decompress(blobs[name])
+        assert not (tmp_path / "tiny" / name).exists()
+    dl.load_idx_dataset("tiny", tmp_path, mirrors=[base])
+    assert len(server.requests) == 4
+
+
+def test_wrong_unpacked_content_is_refused(server, tiny, tmp_path):
+    arrays, blobs = tiny
+    name = "train-labels-idx1-ubyte.gz"
+    wrong = arrays[name].copy()
+    wrong[7] = (wrong[7] + 1) % 10  # one label changed: a valid IDX file, but not this one
+    bad_gz, bad_raw = gzip.compress(idx_raw(wrong), mtime=1), idx_raw(wrong)
+    base = serve(server, "bad", {name: bad_gz, unpacked(name): bad_raw})
+    with pytest.raises(DownloadError) as err:
+        dl.fetch([base + name, base + unpacked(name)], name, sha(blobs[name]), tmp_path, sha(gzip.decompress(blobs[name])))
+    message = str(err.value)
+    assert message.startswith(f"could not fetch {name} (sha256 {sha(blobs[name])}, or unpacked sha256 {sha(gzip.decompress(blobs[name]))})")
+    assert f"{base + name}: sha256 mismatch (got {sha(bad_gz)}, unpacked {sha(bad_raw)})" in message
+    assert f"{base + unpacked(name)}: sha256 mismatch (got {sha(bad_raw)})" in message
+    assert list(tmp_path.iterdir()) == []  # neither the download nor its unpacked copy is left
+
+
+def test_truncated_other_gzip_is_refused(server, tiny, tmp_path):
+    _, blobs = tiny
+    name = "train-images-idx3-ubyte.gz"
+    base = serve(server, "cut", {name: regzip(blobs[name])[:-100]})
+    with pytest.raises(DownloadError, match="corrupt or truncated gzip"):
+        dl.fetch([base + name], name, sha(blobs[name]), tmp_path, sha(gzip.decompress(blobs[name])))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_local_folder_of_unpacked_and_regzipped_files(tiny, tmp_path):
+    arrays, blobs = tiny
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, (name, body) in enumerate(blobs.items()):  # a mixed folder: half unpacked, half recompressed
+        if i % 2:
+            (src / unpacked(name)).write_bytes(gzip.decompress(body))
+        else:
+            (src / name).write_bytes(regzip(body))
+    images, labels, _ = dl.load_idx_dataset("tiny", tmp_path / "cache", mirrors=[str(src)])
+    np.testing.assert_array_equal(labels[:50], arrays["train-labels-idx1-ubyte.gz"])
+    assert images.shape == (70, 28, 28)
+
+
+def test_cached_served_gz_still_accepted(server, tiny, tmp_path):
+    """A cache filled before unpacked files were accepted (the served .gz) is used as it is."""
+    _, blobs = tiny
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for name, body in blobs.items():
+        (folder / name).write_bytes(body)
+    dl.load_idx_dataset("tiny", tmp_path, mirrors=[f"{server.url}/nothing/"])
+    assert server.requests == []
 
 
 @pytest.mark.parametrize(
@@ -221,6 +322,28 @@ def test_csv_non_numeric_value_names_row_and_column(tmp_path):
     assert str(path) in str(err.value)
     path.write_text("1,2\n3,\n")
     with pytest.raises(DataFormatError, match="non-finite .* row 2"):
+        dl.load_matrix(path)
+
+
+@pytest.mark.parametrize("fields, header", [(14, False), (17, False), (14, True), (1, True)])
+def test_csv_ragged_row_names_row_and_counts(tmp_path, fields, header):
+    """A short row (pandas pads it with NaN) or a long one (pandas fails to tokenize) is a shape error."""
+    rows = [",".join(["0.5"] * 16)] * 12
+    rows[9] = ",".join(["0.25"] * fields)
+    lines = (["p" + ",p".join(map(str, range(16)))] if header else []) + rows[:5] + [""] + rows[5:]  # a blank line: skipped
+    path = tmp_path / "x.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    line = 10 + 1 + int(header)  # the blank line and the header come before row 10
+    with pytest.raises(DataFormatError) as err:
+        dl.load_matrix(path)
+    assert str(err.value) == f"{path}: row 10 has {fields} fields, 16 expected (line {line})"
+
+
+def test_csv_short_first_row_is_the_odd_one(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("1,2,3\n" + "1,2,3,4\n" * 5)  # pandas takes the first row's width; most rows have 4
+    with pytest.raises(DataFormatError, match=r"x.csv: row 1 has 3 fields, 4 expected \(line 1\)"):
         dl.load_matrix(path)
 
 

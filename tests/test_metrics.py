@@ -10,12 +10,16 @@ from skimage.morphology import dilation, disk
 
 from partbased.metrics import (
     METRIC_KEYS,
+    STRUCTURE_KEYS,
     SVMProtocol,
+    atoms_rank,
     dilate,
     dilation_errors,
     evaluate,
     hoyer_sparseness,
+    pca_angle_max,
     reconstruction_error,
+    structure_metrics,
     svm_accuracy,
 )
 from partbased.models.base import Model
@@ -245,8 +249,9 @@ def test_evaluate_keys_values_and_single_encode():
     assert tuple(out) == METRIC_KEYS
     assert set(out) == {
         "recon_error", "hoyer_codes", "hoyer_atoms", "svm_accuracy",
-        "svm_accuracy_std", "dilation_error", "dilation_error_recon",
+        "svm_accuracy_std", "svm_converged", "dilation_error", "dilation_error_recon",
     }
+    assert out["svm_converged"] == 1.0
     assert all(isinstance(v, float) and np.isfinite(v) for v in out.values())
     assert model.n_encode == 1
     assert out["recon_error"] == pytest.approx(reconstruction_error(x, model.decode(model.encode(x))))
@@ -261,6 +266,57 @@ def test_evaluate_without_labels_gives_nan_svm():
     x[0] = 0  # all-zero input -> all-zero relu code -> NaN Hoyer, skipped by nanmean
     out = evaluate(model, x, None, SHAPE, SVMProtocol(), seed=0)
     assert tuple(out) == METRIC_KEYS
-    assert np.isnan(out["svm_accuracy"]) and np.isnan(out["svm_accuracy_std"])
+    assert np.isnan(out["svm_accuracy"]) and np.isnan(out["svm_accuracy_std"]) and np.isnan(out["svm_converged"])
     for key in ("recon_error", "hoyer_codes", "hoyer_atoms", "dilation_error", "dilation_error_recon"):
         assert np.isfinite(out[key])
+
+
+# ----------------------------------------------------------------------------- structure of the atoms
+
+
+def _train_data(rng, n=300, pixels=PIXELS):
+    basis = rng.standard_normal((6, pixels))
+    return (rng.standard_normal((n, 6)) * [5, 4, 3, 2, 1, 0.5]) @ basis + 0.1 * rng.standard_normal((n, pixels))
+
+
+def test_pca_angle_of_pca_components_is_zero_and_of_random_atoms_large():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(11)
+    x = _train_data(rng)
+    components = PCA(n_components=4, svd_solver="full").fit(x).components_
+    assert pca_angle_max(components * [[2.0], [-1.0], [0.5], [3.0]], x) < 1e-4  # any basis of the same span
+    assert pca_angle_max(rng.random((4, PIXELS)), x) > 30
+    assert atoms_rank(components) == 4
+
+
+@pytest.mark.parametrize("atoms, rank", [(np.zeros((5, PIXELS)), 0), ("duplicate", 3)])
+def test_pca_angle_of_rank_deficient_atoms_is_90_and_says_so(atoms, rank, caplog):
+    rng = np.random.default_rng(12)
+    x = _train_data(rng)
+    if isinstance(atoms, str):  # 4 atoms spanning 3 dimensions, all inside the PCA subspace
+        from sklearn.decomposition import PCA
+
+        top3 = PCA(n_components=3).fit(x).components_
+        atoms = np.r_[top3, top3[:1] + top3[1:2]]
+    with caplog.at_level("WARNING", logger="partbased"):
+        angle = pca_angle_max(atoms, x)  # all-zero atoms raised "zero-size array ... maximum" before
+    assert angle == 90.0
+    assert atoms_rank(atoms) == rank
+    assert f"rank {rank} < {len(atoms)}" in caplog.text
+
+
+def test_pca_angle_is_nan_when_the_pca_subspace_is_everything(caplog):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((10, PIXELS))
+    with caplog.at_level("INFO", logger="partbased"):
+        assert np.isnan(pca_angle_max(rng.random((10, PIXELS)), x))
+    assert "the PCA subspace would be the whole space" in caplog.text
+
+
+def test_structure_metrics_keys():
+    rng = np.random.default_rng(14)
+    model = random_model(rng)
+    out = structure_metrics(model, _train_data(rng), bars_size=None)
+    assert tuple(out) == STRUCTURE_KEYS == ("bars_recovery", "pca_angle_max", "atoms_rank")
+    assert np.isnan(out["bars_recovery"]) and 0 < out["pca_angle_max"] <= 90 and out["atoms_rank"] == 7

@@ -161,8 +161,8 @@ def test_nmf_recovers_single_bars():
 
 def test_ae_projection_keeps_decoder_nonnegative(digits):
     x = digits[:600]
-    projected = build_model("ae", {"k": K, "epochs": 3, "lr": 1e-2, "project": True}).fit(x)
-    free = build_model("ae", {"k": K, "epochs": 3, "lr": 1e-2, "project": False}).fit(x)
+    projected = build_model("ae", {"k": K, "epochs": 3, "lr": 1e-2, "nonneg": "project"}).fit(x)
+    free = build_model("ae", {"k": K, "epochs": 3, "lr": 1e-2, "nonneg": "none"}).fit(x)
     assert projected.atoms.min() >= 0
     assert free.atoms.min() < 0  # without projection Sec. 3.3 does not hold: the check can fail
 
@@ -207,8 +207,8 @@ def test_build_model_rejects_unknown_parameter():
 
 
 def test_build_model_converts_numpy_scalars():
-    model = build_model("ae", {"k": np.int64(4), "beta": np.float32(0.5), "lr": 1, "project": np.bool_(False)})
+    model = build_model("ae", {"k": np.int64(4), "beta": np.float32(0.5), "lr": 1, "nonneg_encoder": np.bool_(False)})
     assert isinstance(model, AE)
     assert type(model.config.k) is int and type(model.config.beta) is float and type(model.config.lr) is float
-    assert model.config.project is False
+    assert model.config.nonneg_encoder is False
     assert isinstance(build_model("pca", {"k": 3}), PCA)

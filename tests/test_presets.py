@@ -31,8 +31,7 @@ def test_preset_dry_run(preset, tmp_path):
             Path(tmp_path / dataset["path"]).write_text("")
     shutil.copy(preset, tmp_path / "config.yaml")
     jobs = planned_jobs(tmp_path)
-    points, skipped = build_grid(validate_config(yaml.safe_load(preset.read_text())))
-    assert skipped == []
+    points = build_grid(validate_config(yaml.safe_load(preset.read_text()), root=tmp_path))
     assert jobs["train_model"] == jobs["evaluate_model"] == len(points) > 0
     remote = [d for d in config["datasets"] if d["source"] in REMOTE_SOURCES]
     assert jobs.get("download_dataset", 0) == len(remote)
@@ -43,7 +42,7 @@ def test_fashion_preset_uses_the_published_protocol():
     config = validate_config(yaml.safe_load((REPO / "presets" / "part_based_ae_fashion_mnist.yaml").read_text()))
     assert config["evaluation"]["svm"] == {
         "holdout": 0.2, "n_C": 30, "C_min_exp": -2, "C_max_exp": 3, "cv_splits": 20, "cv_test_size": 0.08,
-        "eval_splits": 25, "eval_test_size": 0.05, "max_iter": 5000,
+        "eval_splits": 25, "eval_test_size": 0.05, "max_iter": 5000, "tol": 0.0001, "solver": "torch",
     }
     ae = {m.get("name"): m for m in config["models"]}["ae_sparse_nonneg"]
     assert ae["settings"]["k"] == 100 and ae["settings"]["batch_size"] == 128 and ae["settings"]["epochs"] == 100

@@ -19,7 +19,7 @@ DIVERGING = {  # an extreme learning rate: the loss overflows in the first epoch
     "name": "ae_diverging",
     "datasets": ["bars"],
     "grid": {"k": [4]},
-    "settings": {"epochs": 3, "lr": 1e20, "decoder_activation": "linear", "project": False},
+    "settings": {"epochs": 3, "lr": 1e20, "decoder_activation": "linear"},
 }
 
 

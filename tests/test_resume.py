@@ -18,7 +18,7 @@ from conftest import REPO, SNAKEMAKE, write_config
 from partbased.models import build_model
 from partbased.models.resume import Resume, data_digest
 
-AE_PARAMS = {"k": 8, "epochs": 40, "batch_size": 16, "lr": 0.01, "beta": 0.1, "project": True}
+AE_PARAMS = {"k": 8, "epochs": 40, "batch_size": 16, "lr": 0.01, "beta": 0.1, "nonneg": "project"}
 
 TRAIN_UNTIL_KILLED = """
 import sys, numpy as np, torch

@@ -1,25 +1,52 @@
-"""The whole workflow on a tiny config: contents of the metrics table, caching, bad config, lint."""
+"""The whole workflow on a tiny config: contents of the metrics table, caching, bad config, lint, formatting."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from conftest import REPO, TINY_CONFIG, planned_jobs, snakemake, write_config
+from partbased.metrics import METRIC_KEYS, STRUCTURE_KEYS
+from partbased.models import MODELS
 
 N_POINTS = 2 * (1 + 1 + 2)  # datasets x (pca + nmf + 2 ae points)
+# what editing one AE grid value (one point per dataset) reruns
+ONE_AE_POINT_PER_DATASET = {
+    "train_model": 2,
+    "evaluate_model": 2,
+    "plot_point": 2,
+    "aggregate_metrics": 1,
+    "render_metrics_table": 1,
+    "plot_metrics": 2,  # the AE's figure of each dataset; PCA's and NMF's rows did not change
+    "plot_comparison": 2,
+    "all": 1,
+}
+
+
+def edited_run(tiny_run, tmp_path, edit) -> "Path":
+    """A copy of the finished tiny run whose config `edit` changed."""
+    workdir = tmp_path / "edit"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    config = copy.deepcopy(TINY_CONFIG)
+    edit(config)
+    write_config(workdir, config)
+    return workdir
 
 
 def test_metrics_table_contents(tiny_run):
     table = pd.read_csv(tiny_run / "results" / "metrics.csv")
     assert len(table) == N_POINTS
-    expected = ["dataset", "model", "family", "k", "beta", "seed", "recon_error", "hoyer_codes", "hoyer_atoms",
-                "svm_accuracy", "svm_accuracy_std", "dilation_error", "dilation_error_recon", "bars_recovery", "pca_angle_max",
-                "train_seconds", "status"]
+    # every effective parameter of every family in the run is a column (not only the grid's k and beta), sorted
+    params = sorted({f.name for family in ("pca", "nmf", "ae") for f in dataclasses.fields(MODELS[family].config_class)} - {"seed", "device"})
+    expected = ["dataset", "model", "family", *params, "seed", *METRIC_KEYS, *STRUCTURE_KEYS, "train_seconds", "status"]
     assert list(table.columns) == expected
     assert set(table["dataset"]) == {"digits", "bars"}
     assert table.groupby("dataset")["model"].value_counts().to_dict() == {
@@ -36,12 +63,26 @@ def test_metrics_table_contents(tiny_run):
     assert (table.loc[table["model"] == "pca", "pca_angle_max"] < 0.1).all()
     assert (table.loc[table["model"] == "nmf", "pca_angle_max"] > 1).all()
     assert (digits["svm_accuracy"] > 0.5).all()
+    # every SVM fit of the protocol converged (a fraction; none are computed on unlabelled bars)
+    assert (digits["svm_converged"] == 1.0).all() and bars["svm_converged"].isna().all()
+    assert (table["atoms_rank"] <= table["k"]).all() and (table["atoms_rank"] >= 1).all()
     # PCA is the best rank-k (affine) reconstruction: no k=8 model beats it on the same data
     for _, rows in table.groupby("dataset"):
         assert rows.loc[rows["model"] == "pca", "recon_error"].item() <= rows["recon_error"].min() * 1.05
     assert (table[["dilation_error", "dilation_error_recon"]] >= 0).all().all()
     # the decoder projection keeps every AE atom nonnegative: the Hoyer of atoms is defined
     assert table.loc[table["model"] == "ae", "hoyer_atoms"].notna().all()
+    # the settings say what was run, defaults included; families without a parameter leave it empty
+    ae, nmf = table[table["model"] == "ae"], table[table["model"] == "nmf"]
+    assert (ae["epochs"] == 10).all() and (ae["nonneg"] == "project").all() and (ae["penalty"] == "kl").all()
+    assert (nmf["max_iter"] == 50).all() and nmf["epochs"].isna().all() and table.loc[table["model"] == "pca", "max_iter"].isna().all()
+
+
+def test_integers_stay_integers(tiny_run):
+    text = pd.read_csv(tiny_run / "results" / "metrics.csv", dtype=str, keep_default_na=False)
+    assert set(text["k"]) == {"8"} and set(text["seed"]) == {"0"}
+    assert set(text["batch_size"]) == {"32", ""} and set(text["max_iter"]) == {"50", ""}  # empty for other families
+    assert set(text["beta"]) == {"0.0", "0.1", ""}  # floats stay floats, 0 included
 
 
 def test_outputs_of_every_point(tiny_run):
@@ -55,7 +96,6 @@ def test_outputs_of_every_point(tiny_run):
     # (the AE's); four comparison figures per dataset; the penalties figure (the config has an AE)
     assert len(pngs) == 4 * N_POINTS + 2 + 2 * 4 + 1
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
-    assert pd.read_csv(results / "skipped.csv").empty
 
 
 def test_second_run_schedules_nothing(tiny_run):
@@ -63,22 +103,37 @@ def test_second_run_schedules_nothing(tiny_run):
 
 
 def test_editing_one_grid_value_reruns_only_its_points(tiny_run, tmp_path):
-    workdir = tmp_path / "edit"
-    shutil.copytree(tiny_run, workdir, symlinks=True)
-    config = copy.deepcopy(TINY_CONFIG)
-    config["models"][2]["grid"]["beta"] = [0.0, 0.2]  # one AE value changed: one new point per dataset
-    write_config(workdir, config)
-    jobs = planned_jobs(workdir)
-    assert jobs == {
-        "train_model": 2,
-        "evaluate_model": 2,
-        "plot_point": 2,
-        "aggregate_metrics": 1,
-        "render_metrics_table": 1,
-        "plot_metrics": 2,  # the AE's figure of each dataset; PCA's and NMF's rows did not change
-        "plot_comparison": 2,
-        "all": 1,
-    }
+    workdir = edited_run(tiny_run, tmp_path, lambda c: c["models"][2]["grid"].update(beta=[0.0, 0.2]))  # one new point per dataset
+    assert planned_jobs(workdir) == ONE_AE_POINT_PER_DATASET
+
+
+def test_adding_a_value_to_a_list_reruns_only_its_points(tiny_run, tmp_path):
+    # the float list gains a value between the two: the old points keep their paths (beta~0.0, beta~0.1)
+    workdir = edited_run(tiny_run, tmp_path, lambda c: c["models"][2]["grid"].update(beta=[0, 0.05, 0.1]))
+    assert planned_jobs(workdir) == ONE_AE_POINT_PER_DATASET
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c["models"][2].update(grid={"beta": [0.0, 0.1], "k": [8]}),  # grid keys reordered
+        lambda c: c["models"][2]["settings"].update(optimizer="adam", penalty="kl"),  # defaults written out
+        lambda c: c["datasets"][0].update(mirrors=["https://example.org/digits/"]),  # where from, for a bundled source
+        lambda c: c.update(evaluation=dict(reversed(list(c["evaluation"].items())))),  # keys in another order
+    ],
+    ids=["grid keys reordered", "defaults written out", "mirrors added", "evaluation keys reordered"],
+)
+def test_edits_that_compute_nothing_new_rerun_nothing(tiny_run, tmp_path, edit):
+    assert planned_jobs(edited_run(tiny_run, tmp_path, edit)) == {}
+
+
+def test_the_device_is_not_a_parameter(tiny_run, tmp_path):
+    workdir = edited_run(tiny_run, tmp_path, lambda c: None)
+    assert planned_jobs(workdir, "--set-resources", "train_model:device=cpu") == {}
+    # the resource reaches the training: one checkpoint retrained (forced) on the device asked for
+    checkpoint = "results/models/bars/nmf/k~8/seed~0/model.pt"
+    snakemake(workdir, "--cores", "1", "--set-resources", "train_model:device=cpu", "--force", checkpoint)
+    assert torch.load(workdir / checkpoint, weights_only=True)["config"]["device"] == "cpu"
 
 
 def test_report_is_self_contained(tiny_run):
@@ -91,8 +146,10 @@ def test_report_is_self_contained(tiny_run):
     "mutate, message",
     [
         (lambda c: c["models"].append({"type": "cnn", "grid": {"k": [4]}}), "models[3].type: 'cnn' is not one of ['pca', 'nmf', 'sparse_nmf', 'nmf_sc', 'ae', 'pae_nmf']"),
-        (lambda c: c["models"][2]["grid"].update(p=[1.5]), "models[2].grid.p[0]: 1.5 is greater than or equal to the maximum of 1"),
-        (lambda c: c["models"][2]["grid"].update(p=[0]), "models[2].grid.p[0]: 0 is less than or equal to the minimum of 0"),
+        (lambda c: c["models"][2]["grid"].update(p=[1.5]), "models[2].grid.p[0]: penalty 'kl' needs p in (0, 1)"),
+        (lambda c: c["models"][2]["settings"].update(batch_size=5000), "models[2].settings.batch_size on dataset 'digits': 5000 is larger than the training split (1257 images)"),
+        (lambda c: c["models"][2]["grid"].update(project=[False, True]), "models[2].grid.project: `project` was replaced by `nonneg`"),
+        (lambda c: c["datasets"].append({"name": "own", "source": "matrix", "path": "data/mine.csv"}), "datasets[2].path: file not found: data/mine.csv"),
         (lambda c: c["models"][2]["grid"].update(beta=[-0.1]), "models[2].grid.beta[0]: -0.1 is less than the minimum of 0"),
         (lambda c: c["models"][2]["settings"].update(beta=-1), "models[2].settings.beta: -1 is less than the minimum of 0"),
         (lambda c: c["models"][1]["settings"].update(epochs=3), "models[1].settings: Additional properties are not allowed ('epochs' was unexpected)"),
@@ -112,3 +169,10 @@ def test_lint_is_clean():
     proc = snakemake(REPO, "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_workflow_files_are_snakefmt_formatted():
+    pytest.importorskip("snakefmt", reason="snakefmt is in the test extras: pip install -e '.[test]'")
+    files = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "--diff", *map(str, files)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

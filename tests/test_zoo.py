@@ -3,6 +3,7 @@ and the linear-AE-vs-PCA check. Small data only: 4Ã—4 bars and scikit-learn's 8Ã
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -84,17 +85,21 @@ def test_unknown_penalty_raises():
 
 
 def test_kl_with_linear_encoder_raises():
-    with pytest.raises(ValueError, match=r"KL requires codes in \[0,1\]"):
-        AEConfig(encoder_activation="linear")  # penalty defaults to "kl"
-    AEConfig(encoder_activation="linear", penalty="l2", p=0.0)  # the other penalties are fine
+    with pytest.raises(ValueError, match=r"penalty 'kl' with beta 0.1 needs codes in \[0, 1\]"):
+        AEConfig(encoder_activation="linear", beta=0.1)  # penalty defaults to "kl"
+    AEConfig(encoder_activation="linear")  # beta 0: no sparsity term, a plain linear AE
+    AEConfig(encoder_activation="linear", penalty="l2", p=0.0, beta=0.1)  # the other penalties are fine
 
 
-def test_project_alias():
-    assert AEConfig().nonneg == "project" and AEConfig().project is True  # today's default
-    assert AEConfig(project=False).nonneg == "none"
-    cfg = AEConfig(nonneg="asym_l2")  # an explicit mode wins; the alias follows it
-    assert cfg.project is False
-    assert AEConfig(project=False, nonneg="project").project is True
+def test_p_outside_unit_interval_only_for_kl():
+    with pytest.raises(ValueError, match=r"penalty 'kl' needs p in \(0, 1\)"):
+        AEConfig(p=1.5)
+    assert AEConfig(penalty="l2", p=1.5, beta=0.1).p == 1.5
+
+
+def test_one_nonnegativity_option():
+    assert AEConfig().nonneg == "none"  # the default AE leaves W_d free
+    assert "project" not in {f.name for f in dataclasses.fields(AEConfig)}  # the old alias is gone
     with pytest.raises(ValueError, match="nonneg"):
         AEConfig(nonneg="clip")
 
@@ -119,7 +124,7 @@ def test_nonneg_encoder_projection(digits):
 
 
 def test_nonneg_uniform_init(digits):
-    model = build_model("ae", {"k": 10, "epochs": 0, "init": "nonneg_uniform", "project": False}).fit(digits[:10])
+    model = build_model("ae", {"k": 10, "epochs": 0, "init": "nonneg_uniform"}).fit(digits[:10])
     r = math.sqrt(6) / math.sqrt(10 + 64 + 1)
     for layer in (model.net.encoder, model.net.decoder):
         w = layer.weight.detach().numpy()

@@ -7,6 +7,7 @@ data, `label` as coordinates along `sample`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import warnings
@@ -19,7 +20,7 @@ import numpy as np
 from . import download
 from .bars import make_bars, single_bars
 
-__all__ = ["SOURCES", "REMOTE_SOURCES", "LOCAL_FILE_SOURCES", "Split", "download_source", "load_source", "build_dataset", "write_zarr", "read_split", "make_bars", "single_bars"]
+__all__ = ["SOURCES", "REMOTE_SOURCES", "LOCAL_FILE_SOURCES", "Split", "download_params", "prepare_params", "train_size", "image_pixels", "download_source", "load_source", "build_dataset", "subset_split", "write_zarr", "read_split", "make_bars", "single_bars"]
 
 SAMPLE_CHUNK = 1000  # samples per zarr chunk: reads go by sample blocks
 
@@ -47,6 +48,14 @@ def _digits(spec: dict, raw: Path | None) -> Loaded:
 
     digits = load_digits()
     return (digits.images / 16.0).astype(np.float32), digits.target.astype(np.int64), None
+
+
+def _lfw_faces(spec: dict, raw: Path | None) -> Loaded:
+    """The 100 faces of scikit-image's bundled LFW subset (skimage.data.lfw_subset(): 200 images
+    25×25 in [0, 1], the first 100 faces, then 100 non-faces cut from the backgrounds)."""
+    from skimage.data import lfw_subset
+
+    return lfw_subset()[:100].astype(np.float32), None, None
 
 
 def _bars(spec: dict, raw: Path | None) -> Loaded:
@@ -79,6 +88,7 @@ def _matrix(spec: dict, raw: Path | None) -> Loaded:
 SOURCES: dict[str, Callable[[dict, Path | None], Loaded]] = {
     "mnist5k": _mnist5k,
     "digits": _digits,
+    "lfw_faces": _lfw_faces,
     "bars": _bars,
     "mnist": _idx,
     "fashion_mnist": _idx,
@@ -88,6 +98,57 @@ SOURCES: dict[str, Callable[[dict, Path | None], Loaded]] = {
 }
 REMOTE_SOURCES = ("mnist", "fashion_mnist", "olivetti")  # fetched once by download_dataset into results/raw
 LOCAL_FILE_SOURCES = ("cbcl", "matrix")  # the user's own files: `path` (and `labels_path`)
+OFFICIAL_SPLITS = {"mnist": (60000, 10000), "fashion_mnist": (60000, 10000)}  # (train, test) images as published
+# images and pixels per image of a source, where known before any data is read
+KNOWN_SIZES = {"mnist5k": (5000, 784), "digits": (1797, 64), "lfw_faces": (100, 625), "olivetti": (400, 4096), "mnist": (70000, 784), "fashion_mnist": (70000, 784)}
+BARS_KEYS = ("size", "n_samples", "min_lines", "max_lines")  # read by the bars generator only
+SUBSET_KEYS = ("n_train", "n_test")  # subsets of a split, where a source has them
+
+
+def download_params(spec: dict) -> dict:
+    """What download_dataset fetches depends on: the source alone names its files (mirrors are only where from)."""
+    return {"source": spec["source"]}
+
+
+def prepare_params(spec: dict) -> dict:
+    """The dataset entry less what its preparation ignores, sorted: editing an ignored key reruns nothing.
+
+    Dropped: `name` (the path says it), `mirrors` (where the files came from), the bars keys for other sources, and
+    `test_fraction`/`seed` where the official split is kept (unless a subset key is set: a subset may be drawn with
+    the seed). Unknown keys are kept: a needless rerun is better than a stale store.
+    """
+    ignored = {"name", "mirrors"}
+    if spec["source"] != "bars":
+        ignored.update(BARS_KEYS)
+    if spec["source"] in OFFICIAL_SPLITS:
+        ignored.add("test_fraction")
+        if not any(spec.get(key) is not None for key in SUBSET_KEYS):
+            ignored.add("seed")
+    return {key: spec[key] for key in sorted(spec) if key not in ignored}
+
+
+def train_size(spec: dict) -> int | None:
+    """Training images of a (schema-filled) dataset entry when known before any data is read, else None."""
+    if spec["source"] in OFFICIAL_SPLITS:
+        n = OFFICIAL_SPLITS[spec["source"]][0]
+    else:
+        total = spec["n_samples"] if spec["source"] == "bars" else KNOWN_SIZES.get(spec["source"], (None,))[0]
+        if total is None:
+            return None
+        n = total - math.ceil(spec["test_fraction"] * total)  # scikit-learn's train_test_split rounds the test share up
+    return min(n, spec["n_train"]) if spec.get("n_train") is not None else n
+
+
+def image_pixels(spec: dict) -> int | None:
+    """Pixels per image of a dataset entry when known before any data is read, else None."""
+    if spec["source"] == "bars":
+        return spec["size"] ** 2
+    if spec["source"] == "cbcl":
+        return 19 * 19
+    if spec["source"] == "matrix":
+        shape = spec.get("image_shape")
+        return shape[0] * shape[1] if shape else None
+    return KNOWN_SIZES.get(spec["source"], (None, None))[1]
 
 
 def download_source(spec: dict, raw: str | Path) -> None:
@@ -111,10 +172,42 @@ def load_source(spec: dict, raw: str | Path | None = None) -> Loaded:
 SOURCE_DEFAULTS = {"n_samples": 250, "size": 4, "seed": 0, "min_lines": 1, "max_lines": 4}
 
 
+def subset_split(split: np.ndarray, labels: np.ndarray | None, n_train: int | None, n_test: int | None, seed: int, name: str = "") -> np.ndarray:
+    """Sorted indices of a seeded subset of each part of `split`: n_train of "train", n_test of
+    "test" (None: all of it), stratified when labelled, so that class shares are kept."""
+    from sklearn.model_selection import train_test_split
+
+    where = f"dataset {name!r}: " if name else ""
+    keep = []
+    for part, n in (("train", n_train), ("test", n_test)):
+        index = np.flatnonzero(split == part)
+        if n is None or n == len(index):
+            keep.append(index)
+            continue
+        if n > len(index):
+            raise ValueError(f"{where}n_{part} = {n} is more than the {len(index)} images of its {part} split")
+        try:
+            chosen, _ = train_test_split(index, train_size=n, random_state=seed, stratify=None if labels is None else labels[index])
+        except ValueError as exc:  # e.g. fewer images than classes
+            raise ValueError(f"{where}n_{part} = {n}: no stratified subset of the {part} split ({exc})") from exc
+        keep.append(np.sort(chosen))
+    return np.sort(np.concatenate(keep))
+
+
 def build_dataset(
-    images: np.ndarray, labels: np.ndarray | None, test_fraction: float, seed: int, attrs: dict, split: np.ndarray | None = None
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    test_fraction: float,
+    seed: int,
+    attrs: dict,
+    split: np.ndarray | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
 ) -> xr.Dataset:
-    """One xarray Dataset; an official `split` is kept, else a seeded split (stratified when labelled)."""
+    """One xarray Dataset; an official `split` is kept, else a seeded split (stratified when labelled).
+
+    n_train / n_test keep a seeded subset of that split's parts (`subset_split`; None: all).
+    """
     import xarray as xr
 
     n = len(images)
@@ -125,6 +218,10 @@ def build_dataset(
         split = np.full(n, "train", dtype=object)  # variable-length strings have a zarr v3 spec; fixed-width do not
         split[test_index] = "test"
     split = np.asarray(split, dtype=object)
+    if n_train is not None or n_test is not None:
+        keep = subset_split(split, labels, n_train, n_test, seed, attrs.get("name", ""))
+        images, split = images[keep], split[keep]
+        labels = None if labels is None else labels[keep]
     coords = {"split": ("sample", split)}
     if labels is not None:
         coords["label"] = ("sample", labels)

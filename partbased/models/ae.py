@@ -6,10 +6,13 @@ Loss (Sec. 3.2–3.3): recon + β Σ_j S(p, t_j) + weight_decay Σ w² + nonneg_
 mean activation of code unit j over the (mini)batch, S one of the Sec. 3.2 penalties and f an
 asymmetric decay of Sec. 3.3; or, instead of the decay, a projection W ≥ 0 after every step.
 
-Non-negativity (`nonneg`, with `project` kept as its older boolean alias):
-- nonneg=None (default) follows `project`: True → "project", False → "none" — the behaviour before
-  `nonneg` existed. A given `nonneg` wins, and `project` is rewritten to (nonneg == "project") in
-  __post_init__, so the saved config never holds a contradictory pair.
+Non-negativity is one option, `nonneg` (default "none": the default AE constrains nothing): "project" clamps
+W_d ≥ 0 after every step, "asym_*" add an asymmetric decay. The boolean `project` it replaced is gone, so no two
+spellings configure the same model.
+
+The default AEConfig is a plain AE: sigmoid encoder and decoder, β = 0 (no sparsity term), no weight decay,
+no nonnegativity, Adam. Cross-field rules (partbased.constraints.ae_problems, shared with the config check):
+p ∈ (0, 1) for penalty "kl"; "kl" with β > 0 needs a sigmoid encoder.
 
 Training computes L_AE and its gradients in one hand-derived pass (`AE._loss_and_grads`: two forward
 and three backward matrix products, elementwise work in place, no autograd graph) and steps with
@@ -32,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..constraints import ae_problems
 from .base import Model, resolve_device, seed_everything
 from .optim import FusedAdam
 from .resume import Resume
@@ -50,22 +54,21 @@ _INFER_BATCH = 8192  # rows per encode/decode chunk: bounds device memory on lar
 class AEConfig:
     k: int = 16  # code units = atoms
     seed: int = 0  # seeds the weight init and the minibatch order
-    p: float = 0.05  # target mean activation of each code unit (Sec. 3.2); in (0, 1) for "kl"
+    p: float = 0.05  # target mean activation of each code unit (Sec. 3.2); in (0, 1) for "kl", any number otherwise
     beta: float = 0.0  # weight of the sparsity penalty; 0 = plain AE (Sec. 3.2)
     decoder_activation: str = "sigmoid"  # σ_d: "sigmoid" | "linear" | "relu" (Sec. 3.1)
-    project: bool = True  # alias of nonneg="project" (clamp W_d ≥ 0 after every step, Sec. 3.3); see module doc
     epochs: int = 20  # passes over the training set; with optimizer="lbfgs": L-BFGS iterations
     batch_size: int = 64  # minibatch size (Adam/Adadelta; L-BFGS is full batch)
     lr: float = 1e-3  # Adam/Adadelta learning rate (Adadelta's usual 1.0; L-BFGS ignores it: strong-Wolfe line search)
     device: str = "auto"  # "auto" (CUDA if present) or any torch device string
-    penalty: str = "kl"  # S(p, t_j), Sec. 3.2: "kl" | "l2" (p−t)² | "eps_l1" √((p−t)²+ε) | "log" log(1+(p−t)²) | "none"
+    penalty: str = "kl"  # S(p, t_j), Sec. 3.2, weighted by beta: "kl" | "l2" (p−t)² | "eps_l1" √((p−t)²+ε) | "log" log(1+(p−t)²) | "none"
     eps: float = 1e-8  # ε of the εL1 penalty (Sec. 3.2)
     weight_decay: float = 0.0  # λ of λ·Σ w² over W_e and W_d, biases excluded (properties-of-autoencoders App. A ψ, no ½)
-    nonneg: str | None = None  # "none" | "project" | "asym_l2" | "asym_l1" | "asym_smooth" (Sec. 3.3); None = from `project`
+    nonneg: str = "none"  # "none" | "project" (clamp W ≥ 0 after every step) | "asym_l2" | "asym_l1" | "asym_smooth" (Sec. 3.3)
     alpha: float = 0.0  # asymmetric decay: f(w) = α·g(w) for w ≥ 0, g(w) for w < 0 (Sec. 3.3); α = 1: plain decay
     nonneg_lambda: float = 0.0  # λ of the asymmetric decay term λ Σ f(w) (Sec. 3.3)
     nonneg_encoder: bool = False  # also decay/project W_e, as NCAE does (REFERENCE "NCAE")
-    encoder_activation: str = "sigmoid"  # σ_e: "sigmoid" | "linear" | "relu" (Sec. 3.1; "kl" needs "sigmoid")
+    encoder_activation: str = "sigmoid"  # σ_e: "sigmoid" | "linear" | "relu" (Sec. 3.1; "kl" with beta > 0 needs "sigmoid")
     init: str = "default"  # "default" (torch) | "nonneg_uniform": weights U[0, r], r = √6/√(hidden+visible+1), biases 0 (NCAE)
     optimizer: str = "adam"  # "adam" | "adadelta" (minibatches; the AE study) | "lbfgs" (full batch, one iteration per epoch; NCAE)
     loss_scale: str = "mean"  # "mean": recon = MSE over pixels and batch | "ncae": 0.5·Σ(y−ŷ)²/m (REFERENCE "NCAE")
@@ -78,19 +81,11 @@ class AEConfig:
         for field, allowed in (("penalty", PENALTIES), ("init", INITS), ("optimizer", OPTIMIZERS), ("loss_scale", LOSS_SCALES)):
             if getattr(self, field) not in allowed:
                 raise ValueError(f"ae: {field} must be one of {list(allowed)}, got {getattr(self, field)!r}")
-        if self.nonneg is None:
-            self.nonneg = "project" if self.project else "none"  # older configs: `project` alone decides
         if self.nonneg not in NONNEG:
-            raise ValueError(f"ae: nonneg must be one of {list(NONNEG)} (or None to follow project), got {self.nonneg!r}")
-        self.project = self.nonneg == "project"  # keep the alias consistent with the mode in force
-        if self.penalty == "kl":
-            if self.encoder_activation != "sigmoid":
-                raise ValueError(
-                    f"ae: KL requires codes in [0,1] (encoder_activation='sigmoid'), got {self.encoder_activation!r}; "
-                    "use penalty 'l2', 'eps_l1', 'log' or 'none'"
-                )
-            if not 0 < self.p < 1:
-                raise ValueError(f"ae: p must lie in (0, 1) for the KL penalty, got {self.p}")
+            raise ValueError(f"ae: nonneg must be one of {list(NONNEG)}, got {self.nonneg!r}")
+        problems = ae_problems(vars(self))
+        if problems:
+            raise ValueError("ae: " + "; ".join(f"{key}: {message}" for key, message in problems))
         if self.k < 1 or self.epochs < 0 or self.batch_size < 1 or self.beta < 0:
             raise ValueError(f"ae: need k >= 1, epochs >= 0, batch_size >= 1, beta >= 0; got {self}")
         if self.eps <= 0 or self.weight_decay < 0 or self.alpha < 0 or self.nonneg_lambda < 0:

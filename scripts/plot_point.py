@@ -10,7 +10,7 @@ import numpy as np
 
 from partbased.data import read_split
 from partbased.io import log_to
-from partbased.metrics import dilate
+from partbased.metrics.reconstruction import dilate
 from partbased.models import load_model
 from partbased.plots.images import (
     pick_images,

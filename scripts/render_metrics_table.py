@@ -5,15 +5,13 @@ input.table: results/metrics.csv; output.page: results/metrics.html (self-contai
 
 from pathlib import Path
 
-import pandas as pd
-
 from partbased.io import log_to
-from partbased.plots.tables import write_metrics_html
+from partbased.plots.tables import read_table, write_metrics_html
 
 
 def main(table_path: str, page_path: str, log_path: str) -> None:
     log = log_to(log_path)
-    table = pd.read_csv(table_path)
+    table = read_table(table_path)
     write_metrics_html(table, page_path, csv_name=Path(table_path).name)
     log.info("%d rows, %d columns", *table.shape)
 

@@ -20,7 +20,7 @@ from partbased.plots.comparison import pareto_front, plot_metric_table, plot_mod
 from partbased.plots.hyperparams import plot_metrics
 from partbased.plots.images import pick_images, plot_atoms, plot_code_histograms, plot_dilation, plot_reconstructions
 from partbased.plots.penalties import penalty_curves, plot_penalties
-from partbased.plots.tables import integral_columns, metrics_html, read_rows
+from partbased.plots.tables import cell_text, metrics_html, read_rows, read_table
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -102,11 +102,24 @@ def test_html_table_has_every_row_integer_k_and_directions():
     table = _rows()
     page = metrics_html(table)
     assert page.count("<tr") == len(table) + 1  # header + one per point
-    assert "16.0" not in page and ">16<" in page  # k stays an integer
+    assert ">16.0<" not in page and ">16<" in page  # k prints as an integer
     assert "recon_error ↓" in page and "svm_accuracy ↑" in page and "hoyer_atoms</th>" in page
     assert 'class="diverged"' in page and "addEventListener" in page  # sortable, diverged marked
     assert "http" not in page  # self-contained
-    assert str(integral_columns(table)["k"].dtype) == "Int64" and integral_columns(table)["beta"].dtype.kind == "f"
+
+
+def test_integers_stay_integers_where_other_rows_leave_them_empty(tmp_path):
+    table = pd.DataFrame({"dataset": ["d", "d"], "model": ["a", "b"], "k": [16, None], "epochs": [None, 20000], "beta": [0.0, 1.0]})
+    table = table.astype({"k": "Int64", "epochs": "Int64"})  # as aggregate_metrics writes them: 16 and an empty cell
+    table.to_csv(tmp_path / "metrics.csv", index=False)
+    back = read_table(tmp_path / "metrics.csv")
+    assert str(back["k"].dtype) == "Int64" and str(back["epochs"].dtype) == "Int64" and back["beta"].dtype.kind == "f"
+    assert cell_text(back["epochs"][1], "epochs") == "20000" and cell_text(back["k"][0], "k") == "16"
+    assert cell_text(0.1234567, "recon_error") == "0.1235" and cell_text(0.00012345678, "lr") == "0.000123457"
+    for i, row in table.iterrows():
+        row.dropna().to_frame().T.infer_objects().to_csv(tmp_path / f"{i}.csv", index=False)
+    rows = read_rows([tmp_path / "0.csv", tmp_path / "1.csv"])
+    assert str(rows["k"].dtype) == "Int64" and str(rows["epochs"].dtype) == "Int64"
 
 
 # ---------------------------------------------------------------- cross-model figures
@@ -133,7 +146,7 @@ def test_pareto_front_matches_the_definition_on_random_points():
 
 def test_point_labels_name_only_what_varies():
     labels = point_labels(_rows())
-    assert labels.iloc[0] == "pca" and labels.iloc[2] == "ae beta=0.0, project=False"
+    assert labels.iloc[0] == "pca" and labels.iloc[2] == "ae beta=0, project=False"
 
 
 def _font_sizes_at_save(monkeypatch) -> list[float]:

@@ -23,6 +23,7 @@ class Metric:
     research: bool = True  # a property of the representation (train_seconds is a cost, drawn apart)
     short: str = ""  # a table header's label (the label when empty)
     digits: int | None = None  # fixed decimals in tables (None: 3 significant digits)
+    drawn: bool = True  # has a panel of its own in the metric figures (diagnostics and error bars do not)
 
     @property
     def arrow(self) -> str:
@@ -47,16 +48,19 @@ METRICS = {
     "hoyer_codes": Metric("Hoyer sparseness of codes", "higher", short="Hoyer codes"),
     "hoyer_atoms": Metric("Hoyer sparseness of atoms", "descriptive", short="Hoyer atoms"),
     "svm_accuracy": Metric("linear-SVM accuracy on codes", "higher", short="SVM accuracy", digits=3),
-    "svm_accuracy_std": Metric("std of the SVM accuracy", "descriptive", short="SVM std", digits=3),
+    "svm_accuracy_std": Metric("std of the SVM accuracy", "descriptive", short="SVM std", digits=3, drawn=False),
+    "svm_converged": Metric("share of SVM fits converged", "descriptive", short="SVM converged", digits=3, drawn=False),
     "dilation_error": Metric("max-approx. error to dilation", "lower", log=True, short="dilation error"),
     "dilation_error_recon": Metric("dilation error vs dilated recon.", "lower", log=True, short="dil. err. vs recon."),
     "bars_recovery": Metric("single bars recovered (cos ≥ 0.9)", "higher", short="bars recovered", digits=2),
     "pca_angle_max": Metric("max principal angle to PCA (°)", "descriptive", short="angle to PCA (°)", digits=1),
+    "atoms_rank": Metric("rank of the atoms", "descriptive", short="atoms rank", digits=0, drawn=False),
     "train_seconds": Metric("training seconds", "lower", log=True, research=False, short="train s", digits=1),
 }
 
-# drawn in their own panels; svm_accuracy_std is drawn as the error bars of svm_accuracy
-PANEL_METRICS = [m for m in METRICS if m != "svm_accuracy_std"]
+# drawn in their own panels; svm_accuracy_std is drawn as the error bars of svm_accuracy, and the
+# diagnostics (svm_converged, atoms_rank) are in the table only
+PANEL_METRICS = [m for m, metric in METRICS.items() if metric.drawn]
 RESEARCH_METRICS = [m for m in PANEL_METRICS if METRICS[m].research]
 
 

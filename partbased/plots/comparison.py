@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import style
 from .columns import METRICS, RESEARCH_METRICS, hyperparam_columns
-from .tables import integral_columns
+from .tables import cell_text
 
 TABLE_MAX_ROWS = 40  # beyond this, Table 1 shows one row per model (the mean over its points)
 MAX_LABELS = 10  # Pareto points named in the trade-off figure (evenly spaced along a longer front)
@@ -42,12 +42,12 @@ def model_order(rows: pd.DataFrame, models: list[str] | None) -> list[str]:
 def point_labels(rows: pd.DataFrame) -> pd.Series:
     """A short name per row: the model, then the hyperparameters that vary among that model's rows
     (e.g. 'ae beta=0.1, project=True'); a model with one point is just its name."""
-    rows = integral_columns(rows)
     labels = pd.Series(rows["model"].astype(str), index=rows.index)
     for model, group in rows.groupby("model", sort=False):
         varied = [h for h in hyperparam_columns(group.columns) if group[h].nunique(dropna=True) > 1]
         if varied:
-            labels[group.index] = model + " " + group[varied].astype(str).agg(lambda r: ", ".join(f"{h}={v}" for h, v in r.items()), axis=1)
+            named = group[varied].apply(lambda r: ", ".join(f"{h}={cell_text(v, h)}" for h, v in r.items()), axis=1)
+            labels[group.index] = model + " " + named
     return labels
 
 

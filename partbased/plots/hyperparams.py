@@ -15,7 +15,6 @@ from matplotlib.ticker import MaxNLocator
 from . import style
 from .columns import METRICS, PANEL_METRICS
 from .images import plot_diverged
-from .tables import integral_columns
 
 COLUMNS = 4  # panels per row
 
@@ -31,7 +30,6 @@ def plot_metrics(rows: pd.DataFrame, hyperparams: list[str], path: str | Path, t
     per combination of the other varied hyperparameters; points are means over seeds, bars their std."""
     import seaborn as sns  # here: per-point figure jobs skip seaborn's import cost
 
-    rows = integral_columns(rows)
     metrics = [m for m in PANEL_METRICS if m in rows and rows[m].notna().any()]
     research = [m for m in metrics if METRICS[m].research]
     if not research:

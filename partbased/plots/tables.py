@@ -14,49 +14,63 @@ import pandas as pd
 
 from partbased.io import atomic_path
 
-from .columns import IDENTITY, METRICS, hyperparam_columns
+from .columns import IDENTITY, METRICS
+
+
+def _integers_as_integers(table: pd.DataFrame, integer: set[str]) -> pd.DataFrame:
+    for column in integer:
+        if column in table and table[column].dtype.kind == "f":  # whole numbers, empty cells made them float
+            table[column] = table[column].astype("Int64")
+    return table
 
 
 def read_rows(paths: list[str | Path]) -> pd.DataFrame:
     """The one-row metrics CSVs of some grid points, as one table (identity columns first).
 
     A figure reads only the rows it draws, so editing one grid point redraws only the figures
-    that show it. Columns missing from some rows (other models' hyperparameters) are left empty.
+    that show it. Columns missing from some rows (other models' parameters) are left empty; a column
+    of integers in every row that has it stays integer (nullable Int64: k prints 16, not 16.0).
     """
     if not paths:
         raise ValueError("read_rows: no metrics rows given")
-    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True, sort=False)
+    frames = [pd.read_csv(p) for p in paths]
+    table = pd.concat(frames, ignore_index=True, sort=False)
     missing = [c for c in ("dataset", "model") if c not in table]
     if missing:
         raise ValueError(f"metrics rows lack the columns {missing} (read from {paths[0]} ...)")
+    integer = {c for c in table.columns if all(f[c].dtype.kind in "iu" for f in frames if c in f)}
+    table = _integers_as_integers(table, integer)
     first = [c for c in IDENTITY if c in table]
     return table[first + [c for c in table.columns if c not in first]]
 
 
-def integral_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """Hyperparameter columns holding whole numbers only (a float column because other models leave
-    them empty, e.g. k = 16.0) as nullable integers, so they print as 16."""
-    out = table.copy()
-    for column in hyperparam_columns(table.columns):
-        values = out[column]
-        if values.dtype.kind == "f" and values.notna().any():
-            finite = values.dropna()
-            if np.isfinite(finite).all() and (finite == np.round(finite)).all():
-                out[column] = values.astype("Int64")
-    return out
+def read_table(path: str | Path) -> pd.DataFrame:
+    """metrics.csv with its integer columns as integers, also where some rows leave them empty."""
+    table = pd.read_csv(path)
+    typed = pd.read_csv(path, dtype_backend="numpy_nullable")  # "16" and "" parse as Int64, "0.0" as Float64
+    return _integers_as_integers(table, {c for c in typed.columns if str(typed[c].dtype) == "Int64"})
 
 
-def _cell(value) -> tuple[str, str]:
-    """(shown text, sort key) of one cell: numbers to 4 significant digits, empty cells blank."""
+def cell_text(value, column: str = "") -> str:
+    """How a value prints in tables and labels: integers as integers, metrics to 4 significant digits,
+    other numbers to 6 (so epochs = 20000 is not 2e+04), empty cells blank."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "", ""
+        return ""
     if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)), str(bool(value))
+        return str(bool(value))
     if isinstance(value, (int, np.integer)):
-        return str(int(value)), str(int(value))
+        return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):.4g}", repr(float(value))
-    return str(value), str(value)
+        return f"{float(value):.4g}" if column in METRICS else f"{float(value):.6g}"
+    return str(value)
+
+
+def _cell(value, column: str) -> tuple[str, str]:
+    """(shown text, sort key) of one cell."""
+    text = cell_text(value, column)
+    if isinstance(value, (float, np.floating)) and text:
+        return text, repr(float(value))
+    return text, text
 
 
 _PAGE = """<!DOCTYPE html>
@@ -120,7 +134,6 @@ keep only the rows that contain the text. The same table as CSV: <code>{csv_name
 
 def metrics_html(table: pd.DataFrame, title: str = "Metrics of every grid point", csv_name: str = "metrics.csv") -> str:
     """The whole table as one self-contained HTML page (no external files), sortable by column."""
-    table = integral_columns(table)
     numeric = {c: table[c].dtype.kind in "iuf" or str(table[c].dtype) == "Int64" for c in table.columns}
     header = []
     for column in table.columns:
@@ -133,7 +146,7 @@ def metrics_html(table: pd.DataFrame, title: str = "Metrics of every grid point"
     for record in table.itertuples(index=False):
         cells = []
         for column, value in zip(table.columns, record):
-            text, key = _cell(value)
+            text, key = _cell(value, column)
             cls = ' class="num"' if numeric[column] else ""
             cells.append(f'<td{cls} data-key="{html.escape(key)}">{html.escape(text)}</td>')
         status = getattr(record, "status", "ok") if "status" in table else "ok"

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from ..io import STORE_DIGEST_ATTR, atomic_path, open_verified_store, store_digest_attr
 from . import download
 from .bars import make_bars, single_bars
 
@@ -236,23 +235,12 @@ def write_zarr(ds: xr.Dataset, path: str | Path) -> None:
     """Write atomically: a store appears at `path` only once complete."""
     import zarr
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    _, h, w = ds["image"].shape
-    encoding = {
-        "image": {
-            "chunks": (min(SAMPLE_CHUNK, ds.sizes["sample"]), h, w),
-            "compressors": [zarr.codecs.ZstdCodec(level=3)],
-        }
-    }
-    try:
+    n, h, w = ds["image"].shape
+    rows = min(SAMPLE_CHUNK, n)
+    encoding = {"image": {"chunks": (rows, h, w), "compressors": [zarr.codecs.ZstdCodec(level=3)]}}
+    ds = ds.assign_attrs({STORE_DIGEST_ATTR: store_digest_attr(ds, rows)})  # read_split checks them
+    with atomic_path(path) as tmp:  # also: a full disk leaves no partial store and says so
         ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False, zarr_format=3)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass
@@ -267,14 +255,12 @@ class Split:
 
 def read_split(path: str | Path, split: str) -> Split:
     """Read the train or test part of a store written by write_zarr."""
-    import xarray as xr
-
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     with warnings.catch_warnings():
         # Snakemake leaves .snakemake_timestamp inside directory outputs; zarr warns about it.
         warnings.filterwarnings("ignore", message=".*snakemake_timestamp", category=UserWarning)
-        ds = xr.open_zarr(path, consolidated=False)
+        ds = open_verified_store(path)  # in memory, checked against its digests: a damaged chunk is named
     with ds:
         part = ds.isel(sample=(ds["split"] == split).values)
         images = part["image"].values.astype(np.float32)

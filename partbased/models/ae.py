@@ -217,6 +217,7 @@ class AE(Model):
 
     name = "ae"
     config_class = AEConfig
+    supports_resume = True
 
     def __init__(self, config: AEConfig | None = None):
         super().__init__(config or AEConfig())

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
+
+from .checkpoint import save_payload
 
 
 def seed_everything(seed: int) -> None:
@@ -28,6 +30,33 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+HistoryObserver = Callable[[dict], None]
+
+
+class History(list):
+    """Model.history: a list that tells its observers about every row appended (progress, partial CSVs).
+
+    The families only append rows and assign whole lists, so observing needs nothing from them.
+    """
+
+    def __init__(self, rows: Iterable[dict] = (), observers: list[HistoryObserver] | None = None):
+        super().__init__(rows)
+        self.observers = observers if observers is not None else []
+
+    def append(self, row: dict) -> None:
+        super().append(row)
+        for observer in self.observers:
+            observer(row)
+
+    def extend(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            self.append(row)
+
+    def __iadd__(self, rows: Iterable[dict]) -> "History":
+        self.extend(rows)
+        return self
+
+
 class Model(ABC):
     """fit(train) -> model; encode(x) -> (n, k); decode(codes, atoms=None) -> (n, pixels); atoms -> (k, pixels).
 
@@ -36,6 +65,8 @@ class Model(ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    # fit() takes `resume=Resume(...)`: it continues from a saved loop state and saves one every few steps
+    supports_resume: ClassVar[bool] = False
 
     def __init__(self, config):
         self.config = config
@@ -44,9 +75,33 @@ class Model(ABC):
         # Facts about the run (train_seconds, device, image_shape), saved with the checkpoint.
         self.metadata: dict[str, Any] = {}
 
+    @property
+    def history(self) -> History:
+        return self._history
+
+    @history.setter
+    def history(self, rows: Iterable[dict]) -> None:  # a restored or fresh list keeps the observers
+        self._history = History(rows, self.__dict__.setdefault("_history_observers", []))
+
+    def observe_history(self, observer: HistoryObserver) -> None:
+        """Call observer(row) for every row appended to the history from now on."""
+        self.__dict__.setdefault("_history_observers", []).append(observer)
+
+    def progress(self, row: dict) -> tuple[int, int | None]:
+        """(steps done, steps in the whole fit or None) after the history row `row`.
+
+        Default: rows counted by "epoch" (from 0) out of config.epochs, or by "iteration" (0 = the
+        initial state) out of config.max_iter; families with other rows override this.
+        """
+        if "epoch" in row:
+            return int(row["epoch"]) + 1, getattr(self.config, "epochs", None)
+        if "iteration" in row:
+            return int(row["iteration"]), getattr(self.config, "max_iter", None)
+        return len(self.history), None
+
     @abstractmethod
     def fit(self, x: np.ndarray) -> "Model":
-        """Train on x (n, pixels). Families with a training loop (nmf, ae) also take `resume=Resume(...)`."""
+        """Train on x (n, pixels). Families with `supports_resume` also take `resume=Resume(...)`."""
 
     @abstractmethod
     def encode(self, x: np.ndarray) -> np.ndarray:
@@ -71,23 +126,23 @@ class Model(ABC):
 
     @property
     def diverged(self) -> bool:
-        """True when fit stopped on a NaN/inf loss (metadata status set by the training script)."""
+        """True when fit stopped on a NaN/inf loss (metadata status set by run.run_point)."""
         return self.metadata.get("status") == "diverged"
 
     def save(self, path: str | Path) -> None:
-        """Atomic checkpoint: {"model": family, "config": asdict(cfg), "state": ..., "history": [...], "metadata": {...}}."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Atomic checkpoint: {"model": family, "config": asdict(cfg), "state": ..., "history": [...], "metadata": {...}}.
+
+        Plain types and tensors only (NumPy scalars converted), with a digest: models.load_model reads
+        it with torch.load(weights_only=True) and checks it (models/checkpoint.py).
+        """
         payload = {
             "model": self.name,
             "config": dataclasses.asdict(self.config),
             "state": None if self.diverged else self.state_dict(),
-            "history": self.history,
+            "history": list(self.history),
             "metadata": self.metadata,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        save_payload(payload, path)
 
     def history_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.history)

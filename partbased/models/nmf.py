@@ -92,6 +92,7 @@ class NMF(Factorization):
 
     name = "nmf"
     config_class = NMFConfig
+    supports_resume = True
     cpu_block_rows = 2048  # rows per block on the CPU (cache-sized); a GPU takes all rows at once
 
     def __init__(self, config: NMFConfig | None = None):

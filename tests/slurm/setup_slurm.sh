@@ -7,7 +7,9 @@
 # slurm.conf and gres.conf go to /etc/slurm, the default path: the slurm-jobstep executor plugin
 # strips SLURM_CONF from the job environment, so a config elsewhere is not found by the `srun` it
 # runs inside each job. An existing slurm.conf this script did not write is never touched (exit 3).
-# Spool, state, logs and pid files live in STATE_DIR.
+# Spool, state, logs and pid files live in STATE_DIR, and the two records of finished jobs the tests
+# read: STATE_DIR/jobcomp.log (slurmctld's job completion log: state, work dir) and STATE_DIR/jobs.log
+# (the GPUs of each job, from the node's epilog).
 # One node named after this host at 127.0.0.1 with all its CPUs, ~90 % of its memory and one fake
 # GPU (gres gpu:1 backed by /dev/null), one partition `main` (the name profiles/slurm uses).
 #
@@ -77,16 +79,27 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
+# every finished job, one line each (JobState, WorkDir): what the tests read, since slurmctld
+# forgets a job MinJobAge seconds after it ends, long before a slow test suite asks
+JobCompType=jobcomp/filetxt
+JobCompLoc=${STATE}/jobcomp.log
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
 # squeue-based status checks need finished jobs kept >= 3x the first status interval
 MinJobAge=300
+# the GPUs each job was given, from the node's epilog (jobcomp has no GRES without slurmdbd)
+Epilog=${STATE}/record_job.sh
 GresTypes=gpu
 NodeName=${HOST} NodeAddr=127.0.0.1 CPUs=${CPUS} RealMemory=${MEM_MB} Gres=gpu:1 State=UNKNOWN
 PartitionName=${PARTITION} Nodes=${HOST} Default=YES MaxTime=INFINITE State=UP
 EOF
+cat >"$STATE/record_job.sh" <<'END'
+#!/bin/sh
+# slurmd's Epilog: one line per finished job; Gpus= is empty when the job got no GPU
+echo "JobId=$SLURM_JOB_ID Gpus=${SLURM_JOB_GPUS:-} WorkDir=$SLURM_JOB_WORK_DIR" >>"$(dirname "$0")/jobs.log"
+END
+chmod 755 "$STATE/record_job.sh"
 cat >"$CONF_DIR/gres.conf" <<EOF
 $MARKER
 NodeName=${HOST} Name=gpu File=/dev/null

@@ -4,9 +4,9 @@ Dry runs, each in its own temporary directory, `--repeats` rounds of one run eac
 
   ours          this repository's Snakefile (`--directory`), a config whose grid has N points
                 (one `bars` dataset, one `ae` entry: 100 values of k x N/100 values of beta), i.e.
-                N x (train_model, evaluate_model, plot_point) + 4 aggregate jobs = 3N + 4 jobs;
+                N x (train_model, evaluate_model, plot_point) + 7 other jobs = 3N + 7 jobs;
   ours, no per-point figures   the same grid with `figures: {per_point: false}` (the setting for
-                large grids): 2N + 4 jobs;
+                large grids): 2N + 7 jobs;
   trivial       one rule, N jobs (`touch out/{i}.txt`) plus `all`;
   trivial-3N    the same job graph shape as ours without any helper code: one input rule, three
                 chained per-point rules with the same nested `k~../beta~../seed~0` paths and an

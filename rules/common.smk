@@ -17,6 +17,10 @@ POINT = {(p.dataset, p.model, p.params): p for p in POINTS}
 MODEL_DATASETS = sorted({(p.dataset, p.model) for p in POINTS})
 PAE_POINTS = [p for p in POINTS if p.family == "pae_nmf"]
 KL_FREE_TWIN = kl_free_twins(POINTS)
+POINTS_BY_MODEL, POINTS_BY_DATASET = {}, {}  # the rows each metric figure draws, in one pass
+for _p in POINTS:
+    POINTS_BY_MODEL.setdefault((_p.dataset, _p.model), []).append(_p)
+    POINTS_BY_DATASET.setdefault(_p.dataset, []).append(_p)
 # Rule params are sorted dicts: Snakemake compares them by repr, so the order keys are written in must not count.
 EVALUATION = sorted_dict(config["evaluation"])
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
@@ -97,11 +101,43 @@ def metrics_rows(wildcards):
     return expand_points(rules.evaluate_model.output.metrics)
 
 
-def per_point_figures():
-    """Every grid point's own figures: atoms, reconstructions, and the PAE-NMF figures."""
+def point_rows(points):
+    return [rules.evaluate_model.output.metrics.format(dataset=p.dataset, model=p.model, params=p.params) for p in points]
+
+
+def model_metrics_rows(wildcards):
+    """The metrics rows one (dataset, model) figure draws: its own points only."""
+    return point_rows(POINTS_BY_MODEL[(wildcards.dataset, wildcards.model)])
+
+
+def dataset_metrics_rows(wildcards):
+    """The metrics rows a dataset's cross-model figures draw: every point on that dataset."""
+    return point_rows(POINTS_BY_DATASET[wildcards.dataset])
+
+
+def varies_beyond_seed(points):
+    """Whether a (dataset, model)'s grid varies a key other than the seed (else no metric-vs-hyperparameter figure)."""
+    keys = {k for p in points for k in p.hyperparams if k != "seed"}
+    return any(len({repr(p.hyperparams.get(k)) for p in points}) > 1 for k in keys)
+
+
+def metric_figures():
+    """Workflow-level and per-dataset figures and tables read from the metrics rows."""
+    plotted = [key for key, points in POINTS_BY_MODEL.items() if varies_beyond_seed(points)]
+    comparison = [path.format(dataset=d) for d in POINTS_BY_DATASET for path in rules.plot_comparison.output]
+    penalties = [rules.plot_penalties.output.figure] if any(p.family == "ae" for p in POINTS) else []
     return [
-        *expand_points(rules.plot_point.output.atoms),
-        *expand_points(rules.plot_point.output.reconstructions),
+        rules.render_metrics_table.output.page,
+        *[rules.plot_metrics.output.figure.format(dataset=d, model=m) for d, m in plotted],
+        *comparison,
+        *penalties,
+    ]
+
+
+def per_point_figures():
+    """Every grid point's own figures: atoms, reconstructions, codes, dilation, and the PAE-NMF figures."""
+    return [
+        *[path for pattern in rules.plot_point.output for path in expand_points(pattern)],
         *[path.format(dataset=p.dataset, model=p.model, params=p.params) for p in PAE_POINTS for path in rules.plot_pae.output],
     ]
 
@@ -109,6 +145,6 @@ def per_point_figures():
 def all_targets():
     return [
         rules.aggregate_metrics.output.table,
-        *[rules.plot_metrics.output.figure.format(dataset=d, model=m) for d, m in MODEL_DATASETS],
+        *metric_figures(),
         *(per_point_figures() if config["figures"]["per_point"] else []),
     ]

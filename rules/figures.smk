@@ -17,6 +17,20 @@ rule plot_point:
             subcategory="{dataset}",
             labels={"model": "{model}", "point": "{params}"},
         ),
+        codes=report(
+            "results/figures/{dataset}/{model}/{params}/codes.png",
+            caption="../report/codes.rst",
+            category="Code histograms",
+            subcategory="{dataset}",
+            labels={"model": "{model}", "point": "{params}"},
+        ),
+        dilation=report(
+            "results/figures/{dataset}/{model}/{params}/dilation.png",
+            caption="../report/dilation.rst",
+            category="Max-approximation to dilation",
+            subcategory="{dataset}",
+            labels={"model": "{model}", "point": "{params}"},
+        ),
     log:
         "results/logs/plot_point/{dataset}/{model}/{params}.log",
     conda:
@@ -29,7 +43,7 @@ rule plot_point:
 
 rule plot_metrics:
     input:
-        table=rules.aggregate_metrics.output.table,
+        rows=model_metrics_rows,
     output:
         figure=report(
             "results/figures/{dataset}/{model}/metrics.png",
@@ -44,7 +58,7 @@ rule plot_metrics:
         "../envs/figures.yaml"
     params:
         hyperparams=model_grid_columns,
-        figures=FIGURES,
+        dpi=config["figures"]["dpi"],  # nothing else of figures: changing n_atoms redraws no table figure
     script:
         "../scripts/plot_metrics.py"
 
@@ -82,3 +96,80 @@ rule plot_pae:
         figures=FIGURES,
     script:
         "../scripts/plot_pae.py"
+
+
+rule plot_comparison:
+    input:
+        rows=dataset_metrics_rows,
+    output:
+        tradeoff=report(
+            "results/figures/{dataset}/all-models/tradeoff.png",
+            caption="../report/comparison_tradeoff.rst",
+            category="Comparison",
+            subcategory="{dataset}",
+            labels={"figure": "1 reconstruction vs sparseness"},
+        ),
+        metrics=report(
+            "results/figures/{dataset}/all-models/metrics.png",
+            caption="../report/comparison_metrics.rst",
+            category="Comparison",
+            subcategory="{dataset}",
+            labels={"figure": "2 metrics per model"},
+        ),
+        table=report(
+            "results/figures/{dataset}/all-models/table.png",
+            caption="../report/comparison_table.rst",
+            category="Comparison",
+            subcategory="{dataset}",
+            labels={"figure": "3 models x metrics (Table 1)"},
+        ),
+        seconds=report(
+            "results/figures/{dataset}/all-models/train_seconds.png",
+            caption="../report/comparison_seconds.rst",
+            category="Comparison",
+            subcategory="{dataset}",
+            labels={"figure": "4 training time"},
+        ),
+    log:
+        "results/logs/plot_comparison/{dataset}.log",
+    conda:
+        "../envs/figures.yaml"
+    params:
+        models=list(MODELS),
+        dpi=config["figures"]["dpi"],  # nothing else of figures: changing n_atoms redraws no table figure
+    script:
+        "../scripts/plot_comparison.py"
+
+
+rule render_metrics_table:
+    input:
+        table=rules.aggregate_metrics.output.table,
+    output:
+        page=report(
+            "results/metrics.html",
+            caption="../report/metrics_html.rst",
+            category="Metrics table",
+        ),
+    log:
+        "results/logs/render_metrics_table.log",
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/render_metrics_table.py"
+
+
+rule plot_penalties:
+    output:
+        figure=report(
+            "results/figures/penalties.png",
+            caption="../report/penalties.rst",
+            category="Sparsity penalties",
+        ),
+    log:
+        "results/logs/plot_penalties.log",
+    conda:
+        "../envs/figures.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_penalties.py"

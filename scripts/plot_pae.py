@@ -2,16 +2,16 @@
 
 input.zarr, input.checkpoint (the point's PAE-NMF), optional input.no_kl (the same point trained with
 kl_weight = 0); output.latent (latent distributions of one test sample, with and without KL when no_kl
-is given), output.pairs (a similar pair vs a dissimilar sample), output.generated (test originals above
-samples from the prior): PNGs, titled from the wildcards; params.figures: the figures section of the config (dpi,
-n_latent_dims, n_generated, seed).
+is given), output.pairs (a similar pair vs a dissimilar sample), output.generated (test originals, the
+first of the images the point's other figures show, above samples from the prior): PNGs, titled from
+the wildcards; params.figures: the figures section of the config (dpi, n_latent_dims, n_generated, seed).
 """
 
 from partbased.data import read_split
 from partbased.io import log_to
 from partbased.models import load_model
-from partbased.plots import plot_if_diverged, point_title
-from partbased.plots_pae import choose_pairs, plot_generated, plot_latent_distributions, plot_pair_distributions
+from partbased.plots.images import pick_images, plot_if_diverged, point_title
+from partbased.plots.pae import choose_pairs, plot_generated, plot_latent_distributions, plot_pair_distributions
 
 
 def main(
@@ -50,7 +50,8 @@ def main(
         model, test.x[ia : ia + 1], test.x[ib : ib + 1], test.x[ic : ic + 1], pairs_path, title,
         dpi=dpi, n_dims=n_dims, image_shape=test.image_shape,
     )
-    plot_generated(model, test.x[:n_generated], test.image_shape, generated_path, title, dpi=dpi, n=n_generated, seed=seed)
+    originals = test.x[pick_images(test.labels, n_generated, seed, n_samples=len(test.x))]  # a prefix of plot_point's picks
+    plot_generated(model, originals, test.image_shape, generated_path, title, dpi=dpi, n=n_generated, seed=seed)
     log.info("wrote %s, %s and %s", latent_path, pairs_path, generated_path)
 
 

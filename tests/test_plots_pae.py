@@ -1,4 +1,4 @@
-"""Tests of the PAE-NMF figures (partbased.plots_pae) and scripts/plot_pae.py on tiny digits models."""
+"""Tests of the PAE-NMF figures (partbased.plots.pae) and scripts/plot_pae.py on tiny digits models."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sklearn.datasets import load_digits
 
 from partbased.data import build_dataset, write_zarr
 from partbased.models import PAENMF, PAENMFConfig
-from partbased.plots_pae import (
+from partbased.plots.pae import (
     choose_pairs,
     latent_grid,
     plot_generated,
@@ -106,6 +106,35 @@ def test_pair_distributions(models, digits, tmp_path):
     out = tmp_path / "pairs.png"
     plot_pair_distributions(models["with KL"], test[ia : ia + 1], test[ib : ib + 1], test[ic : ic + 1], out, "t", DPI, image_shape=SHAPE)
     _only_png(tmp_path, "pairs.png")
+
+
+def test_pae_figures_fonts_and_lines_can_be_told_apart(models, digits, tmp_path, monkeypatch):
+    """Every text >= 8 pt at the saved size; in the pairs figure no two lines share colour and dash."""
+    import matplotlib.text
+
+    from partbased.plots import style
+
+    seen = {"sizes": [], "pairs_lines": []}
+    real = style.save
+
+    def check(fig, path, dpi):
+        fig.canvas.draw()
+        seen["sizes"] += [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+        if Path(path).name == "pairs.png":
+            ax = fig.axes[3]  # the first density panel, after the three sample images
+            seen["pairs_lines"] = [(line.get_color(), str(line.get_linestyle())) for line in ax.get_lines()]
+        real(fig, path, dpi)
+
+    monkeypatch.setattr(style, "save", check)
+    x, y = digits
+    ia, ib, ic = choose_pairs(x[600:], y[600:], seed=0)
+    test = x[600:]
+    plot_latent_distributions(models, test[:1], tmp_path / "latent.png", "t", DPI, n_dims=4, image_shape=SHAPE)
+    plot_pair_distributions(models["with KL"], test[ia : ia + 1], test[ib : ib + 1], test[ic : ic + 1], tmp_path / "pairs.png", "t", DPI, image_shape=SHAPE)
+    plot_generated(models["with KL"], test[:4], SHAPE, tmp_path / "generated.png", "t", DPI, n=4)
+    assert seen["sizes"] and min(seen["sizes"]) >= 8, sorted(set(seen["sizes"]))
+    assert len(seen["pairs_lines"]) == 3 and len(set(seen["pairs_lines"])) == 3
+    assert len({color for color, _ in seen["pairs_lines"]}) == 3 and len({dash for _, dash in seen["pairs_lines"]}) == 3
 
 
 def test_generated(models, digits, tmp_path):

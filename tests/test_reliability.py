@@ -47,7 +47,7 @@ def edited_copy(tiny_run, tmp_path, edit) -> dict[str, int]:
 
 def test_figure_setting_reruns_only_figures(tiny_run, tmp_path):
     jobs = edited_copy(tiny_run, tmp_path, lambda c: c["figures"].update(dpi=50))
-    assert jobs == {"plot_point": 8, "plot_metrics": 6, "all": 1}
+    assert jobs == {"plot_point": 8, "plot_metrics": 2, "plot_comparison": 2, "plot_penalties": 1, "all": 1}
 
 
 def test_per_point_figures_off_drops_them_and_redraws_nothing(tiny_run, tmp_path):
@@ -60,7 +60,7 @@ def test_per_point_figures_off_drops_them_and_redraws_nothing(tiny_run, tmp_path
     config["figures"]["per_point"] = False
     write_config(fresh, config)
     jobs = planned_jobs(fresh)
-    assert "plot_point" not in jobs and jobs["train_model"] == jobs["evaluate_model"] == 8 and jobs["plot_metrics"] == 6
+    assert "plot_point" not in jobs and jobs["train_model"] == jobs["evaluate_model"] == 8 and jobs["plot_metrics"] == 2
 
 
 def test_model_wide_setting_reruns_only_that_model(tiny_run, tmp_path):
@@ -71,14 +71,18 @@ def test_model_wide_setting_reruns_only_that_model(tiny_run, tmp_path):
         "evaluate_model": ae_points,
         "plot_point": ae_points,
         "aggregate_metrics": 1,
-        "plot_metrics": 6,
+        "render_metrics_table": 1,
+        "plot_metrics": 2,
+        "plot_comparison": 2,
         "all": 1,
     }
 
 
 def test_evaluation_setting_reruns_evaluation_not_training(tiny_run, tmp_path):
     jobs = edited_copy(tiny_run, tmp_path, lambda c: c["evaluation"]["svm"].update(n_C=4))
-    assert jobs == {"evaluate_model": 8, "aggregate_metrics": 1, "plot_metrics": 6, "all": 1}
+    assert jobs == {
+        "evaluate_model": 8, "aggregate_metrics": 1, "render_metrics_table": 1, "plot_metrics": 2, "plot_comparison": 2, "all": 1
+    }
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +115,7 @@ def test_diverging_point_is_recorded_not_fatal(tiny_run, second_run):
     model = load_model(checkpoint)
     assert model.diverged and "epoch 0" in model.metadata["error"]
     assert len(model.history) < DIVERGING["settings"]["epochs"]  # stopped early
-    figure = second_run / "results" / "figures" / "bars" / "ae_diverging" / "metrics.png"
+    figure = second_run / "results" / "figures" / "bars" / "all-models" / "metrics.png"  # a one-point grid: no figure of its own
     assert figure.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -411,7 +415,10 @@ def test_grid_of_200_with_diverging_points_and_a_killed_job(tmp_path):
     assert killed, f"the long training was never caught running:\n{output[-3000:]}"
     assert run.returncode != 0 and "train_model" in output  # it failed, the others went on
     assert not (tmp_path / "results/metrics.csv").exists()  # no table with a row missing
-    planned = {"train_model": 1, "evaluate_model": 1, "aggregate_metrics": 1, "plot_metrics": 3, "all": 1}
+    planned = {  # the figures were never asked for: the two varied grids' metric figures, the comparison, ...
+        "train_model": 1, "evaluate_model": 1, "aggregate_metrics": 1, "render_metrics_table": 1,
+        "plot_metrics": 2, "plot_comparison": 1, "plot_penalties": 1, "all": 1,
+    }  # fmt: skip
     assert planned_jobs(tmp_path) == planned  # only the killed point is left to do
 
     snakemake(tmp_path, "--rerun-incomplete", *run_args)

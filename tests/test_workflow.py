@@ -19,7 +19,16 @@ from partbased.models import MODELS
 
 N_POINTS = 2 * (1 + 1 + 2)  # datasets x (pca + nmf + 2 ae points)
 # what editing one AE grid value (one point per dataset) reruns
-ONE_AE_POINT_PER_DATASET = {"train_model": 2, "evaluate_model": 2, "plot_point": 2, "aggregate_metrics": 1, "plot_metrics": 6, "all": 1}
+ONE_AE_POINT_PER_DATASET = {
+    "train_model": 2,
+    "evaluate_model": 2,
+    "plot_point": 2,
+    "aggregate_metrics": 1,
+    "render_metrics_table": 1,
+    "plot_metrics": 2,  # the AE's figure of each dataset; PCA's and NMF's rows did not change
+    "plot_comparison": 2,
+    "all": 1,
+}
 
 
 def edited_run(tiny_run, tmp_path, edit) -> "Path":
@@ -83,7 +92,9 @@ def test_outputs_of_every_point(tiny_run):
     history = pd.read_csv(checkpoints[0].with_name("history.csv"))
     assert len(history) >= 1 and "loss" in history
     pngs = sorted(results.glob("figures/**/*.png"))
-    assert len(pngs) == 2 * N_POINTS + 2 * 3  # atoms + reconstructions per point, one metrics plot per (dataset, model)
+    # atoms, reconstructions, codes, dilation per point; a metrics plot per (dataset, model) whose grid varies
+    # (the AE's); four comparison figures per dataset; the penalties figure (the config has an AE)
+    assert len(pngs) == 4 * N_POINTS + 2 + 2 * 4 + 1
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 

@@ -1,14 +1,15 @@
 """PAE-NMF figures (seed pae-nmf-weibull-vae, Fig. 5–7): Weibull latent distributions and generated samples.
 
 - plot_latent_distributions: q(h | x) of one sample, one line per model (e.g. with / without the KL term, Fig. 5).
-- plot_pair_distributions: q(h | x) of a similar pair (black dashed) and a dissimilar sample (red dotted, Fig. 6).
+- plot_pair_distributions: q(h | x) of a similar pair (blue solid, green dashed) and a dissimilar sample
+  (orange dotted, Fig. 6).
 - plot_generated: originals above samples decoded from the Weibull(1, 1) prior (model.generate; Fig. 7 left
   draws from each sample's q(h | x) instead, here we show the prior, the model's generative path).
 
-Each function writes one PNG atomically through plots._save. Densities are evaluated on a grid that adds
-each distribution's own quantiles to an even grid, so narrow peaks (no-KL models collapse towards a point,
-λ near the 0.001 floor) are resolved; the y-axis is capped when one line's peak dwarfs the others, and the
-capped lines are labelled with their peak.
+Each function writes one PNG atomically through style.save, in the shared style (fonts >= 8 pt).
+Densities are evaluated on a grid that adds each distribution's own quantiles to an even grid, so
+narrow peaks (no-KL models collapse towards a point, λ near the 0.001 floor) are resolved; the y-axis
+is capped when one line's peak dwarfs the others, and the capped lines are labelled with their peak.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import weibull_min
 
-from .plots import _save
+from . import style
 
 _Q_LOW, _Q_HIGH = 5e-4, 0.999  # quantile range each distribution's grid points cover
 _PEAK_Q = (0.02, 0.98)  # quantile range over which a line's displayed peak is measured
 _CAP_RATIO = 10.0  # cap the y-axis at this many times the smallest line's peak
 _PANEL_COLS = 4
-_MODEL_STYLES = [("black", "--"), ("tab:blue", "-"), ("tab:green", "-."), ("tab:orange", ":")]
+_MODEL_STYLES = style.LINE_STYLES  # colour and dash both differ between lines
 
 
 # ---------------------------------------------------------------- densities
@@ -96,7 +97,7 @@ def _check_shape(image_shape, pixels: int) -> tuple[int, int]:
     return shape
 
 
-def _panels(n_panels: int, width: float = 1.9, height: float = 1.5):
+def _panels(n_panels: int, width: float = 2.3, height: float = 1.8):
     ncols = min(n_panels, _PANEL_COLS)
     nrows = math.ceil(n_panels / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * width, nrows * height), squeeze=False)
@@ -109,7 +110,9 @@ def _show_image(ax, img: np.ndarray, shape: tuple[int, int], label: str, color: 
     ax.imshow(img.reshape(shape), cmap="gray_r", interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(label, fontsize=6, color=color)
+    for spine in ax.spines.values():  # an image, not a plot: no frame
+        spine.set_visible(False)
+    ax.set_title(label, color=color)
 
 
 def _draw_dimension(ax, lines: list[tuple[str, float, float, str, str]], dim: int, prior: bool) -> None:
@@ -119,10 +122,10 @@ def _draw_dimension(ax, lines: list[tuple[str, float, float, str, str]], dim: in
     grid = latent_grid(ks, lams)
     pdfs = weibull_pdf_grid(ks, lams, grid)  # (lines, g)
     pdfs[~np.isfinite(pdfs)] = np.nan  # k < 1: infinite at h = 0
-    for (label, _, _, color, style), pdf in zip(lines, pdfs):
-        ax.plot(grid, pdf, color=color, linestyle=style, linewidth=1, label=label)
+    for (label, _, _, color, dash), pdf in zip(lines, pdfs):
+        ax.plot(grid, pdf, color=color, linestyle=dash, label=label)
     if prior:
-        ax.plot(grid, weibull_pdf_grid([1.0], [1.0], grid)[0], color="0.6", linewidth=0.8, linestyle=":", label="prior W(1, 1)")
+        ax.plot(grid, weibull_pdf_grid([1.0], [1.0], grid)[0], color="0.55", linewidth=1.0, linestyle=(0, (1, 2)), label="prior W(1, 1)")
     peaks = np.array([_peak(k, lam) for k, lam in zip(ks, lams)])
     cap = min(float(peaks.max()), _CAP_RATIO * float(peaks.min())) * 1.1
     if prior:
@@ -132,9 +135,8 @@ def _draw_dimension(ax, lines: list[tuple[str, float, float, str, str]], dim: in
     for (_, k, lam, color, _), peak in zip(lines, peaks):
         if peak > cap:  # a narrow line beyond the cap: say how high it goes
             mode = lam * ((k - 1) / k) ** (1 / k) if k > 1 else 0.0
-            ax.annotate(f"peak {peak:.3g}", (mode, cap), xytext=(2, -8), textcoords="offset points", fontsize=5, color=color)
-    ax.set_title(f"h{dim}", fontsize=7)
-    ax.tick_params(labelsize=5)
+            ax.annotate(f"peak {peak:.3g}", (mode, cap), xytext=(2, -8), textcoords="offset points", color=color)
+    ax.set_title(f"h{dim}")
 
 
 # ---------------------------------------------------------------- figures
@@ -142,14 +144,15 @@ def _draw_dimension(ax, lines: list[tuple[str, float, float, str, str]], dim: in
 
 def _finish_density_panels(fig, axes, title: str, path: str | Path, dpi: int) -> None:
     """Legend on the first panel, shared axis labels, title, and the atomic PNG write."""
-    axes[0].legend(fontsize=5, frameon=False)
-    fig.supxlabel("h", fontsize=7)
-    fig.supylabel("density", fontsize=7)
-    fig.suptitle(title, fontsize=8)
+    axes[0].legend(frameon=False)
+    fig.supxlabel("h")
+    fig.supylabel("density")
+    fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path, dpi)
+    style.save(fig, path, dpi)
 
 
+@style.styled
 def plot_latent_distributions(
     models: Mapping[str, object],
     x: np.ndarray,
@@ -185,6 +188,7 @@ def plot_latent_distributions(
     _finish_density_panels(fig, axes, title, path, dpi)
 
 
+@style.styled
 def plot_pair_distributions(
     model,
     x_a: np.ndarray,
@@ -196,29 +200,32 @@ def plot_pair_distributions(
     n_dims: int = 6,
     image_shape: tuple[int, int] | None = None,
 ) -> None:
-    """Per latent dimension, q(h_i | x) of a similar pair a, b (black dashed) and of a dissimilar
-    sample c (red dotted); each x_* is (1, pixels). With image_shape, the three samples are shown first."""
+    """Per latent dimension, q(h_i | x) of a similar pair a, b (blue solid, green dashed) and of a
+    dissimilar sample c (orange dotted); each x_* is (1, pixels). With image_shape, the three samples are shown first."""
     if n_dims < 1:
         raise ValueError(f"n_dims must be >= 1, got {n_dims}")
     xs = [_check_rows(x, name, model=model, n_rows=1) for x, name in ((x_a, "x_a"), (x_b, "x_b"), (x_c, "x_c"))]
     shape = _check_shape(image_shape, xs[0].shape[1]) if image_shape is not None else None
     k, lam = model.latent_params(np.concatenate(xs))  # (3, r) each
     dims = min(n_dims, k.shape[1])
-    styles = [("similar a", "black", "--"), ("similar b", "black", "--"), ("dissimilar c", "firebrick", ":")]
+    styles = [("similar a", "#0072B2", "-"), ("similar b", "#009E73", "--"), ("dissimilar c", "#D55E00", ":")]  # three apart
     fig, axes = _panels(dims + (3 if shape is not None else 0))
     if shape is not None:
         for (label, color, _), x in zip(styles, xs):
             _show_image(axes.pop(0), x[0], shape, label, color)
     for i, ax in enumerate(axes):
-        lines = [(label, float(k[j, i]), float(lam[j, i]), color, style) for j, (label, color, style) in enumerate(styles)]
+        lines = [(label, float(k[j, i]), float(lam[j, i]), color, dash) for j, (label, color, dash) in enumerate(styles)]
         _draw_dimension(ax, lines, i, prior=False)
     _finish_density_panels(fig, axes, title, path, dpi)
 
 
+@style.styled
 def plot_generated(
     model, originals: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, dpi: int, n: int = 8, seed: int = 0
 ) -> None:
-    """Up to n originals (top row) above n samples from model.generate(n, seed) (bottom row), on one grey scale."""
+    """Up to n originals (top row) above n samples from model.generate(n, seed) (bottom row), on one grey
+    scale from 0 to the originals' maximum (the data's range; brighter generated pixels are clipped, so a
+    few outliers of the prior do not wash the originals out)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     originals = _check_rows(originals, "originals", model=model)[:n]
@@ -226,8 +233,8 @@ def plot_generated(
     generated = np.asarray(model.generate(n, seed=seed), dtype=np.float32)  # (n, pixels)
     if generated.shape != (n, originals.shape[1]):
         raise ValueError(f"model.generate returned shape {generated.shape}, expected {(n, originals.shape[1])}")
-    finite = [a[np.isfinite(a)] for a in (originals, generated)]
-    vmax = max([float(a.max()) for a in finite if a.size] + [1e-12])
+    shown = originals[np.isfinite(originals)]
+    vmax = max(float(shown.max()) if shown.size else 0.0, 1e-12)  # the originals' range
     ncols = max(n, len(originals))
     fig, axes = plt.subplots(2, ncols, figsize=(ncols * 0.9, 2.1), squeeze=False)
     for ax in axes.flat:
@@ -235,10 +242,10 @@ def plot_generated(
     for row, images in enumerate((originals, generated)):
         for j, img in enumerate(images):
             axes[row, j].imshow(img.reshape(shape), cmap="gray_r", vmin=0, vmax=vmax, interpolation="nearest")
-    axes[0, 0].set_title("original", fontsize=7, loc="left")
-    axes[1, 0].set_title(f"generated (prior, seed {seed})", fontsize=7, loc="left")
-    fig.suptitle(title, fontsize=8)
-    _save(fig, path, dpi)
+    axes[0, 0].set_title("original", loc="left")
+    axes[1, 0].set_title(f"generated (prior, seed {seed})", loc="left")
+    fig.suptitle(title, y=1.08)  # above the row labels
+    style.save(fig, path, dpi)
 
 
 # ---------------------------------------------------------------- choosing samples

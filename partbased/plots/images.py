@@ -1,0 +1,200 @@
+"""Per-point figures of a trained model: atoms, reconstructions, code histograms, max-approximation to dilation.
+
+The figures of one dataset show the same test images for every model (`pick_images`: seeded, one per
+class in turn). Figures take arrays, not models, so they are testable without training anything.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import style
+
+
+def point_title(dataset: str, model: str, params: str) -> str:
+    """The title of a grid point's figures, e.g. 'ae on mnist5k: k~16/beta~0.1/seed~0'."""
+    return f"{model} on {dataset}: {params}"
+
+
+def pick_images(labels: np.ndarray | None, n: int, seed: int, n_samples: int | None = None) -> np.ndarray:
+    """Indices of n test images to show, the same for every model of a dataset.
+
+    Labelled: one image of each class in turn (class order), each drawn at random within its class
+    (like the authors' balanced test subset, bastien_utils.load_data_MNIST(subsetTest=True)), so ten
+    picks of ten classes show every class once. Unlabelled: n distinct images at random, in index
+    order. Deterministic for a seed; fewer than n when there are fewer samples.
+    """
+    if n < 1:
+        raise ValueError(f"pick_images: n must be >= 1, got {n}")
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        if n_samples is None:
+            raise ValueError("pick_images: unlabelled data needs n_samples")
+        return np.sort(rng.choice(n_samples, size=min(n, n_samples), replace=False))
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(f"pick_images: labels must be a non-empty 1-d array, got shape {labels.shape}")
+    pools = [list(rng.permutation(np.flatnonzero(labels == c))) for c in np.unique(labels)]
+    picks: list[int] = []
+    while len(picks) < min(n, len(labels)):
+        for pool in pools:  # one per class per round; a class that runs out is skipped
+            if pool and len(picks) < n:
+                picks.append(int(pool.pop(0)))
+    return np.asarray(picks, dtype=np.int64)
+
+
+def plot_diverged(path: str | Path, title: str, error: str, dpi: int) -> None:
+    """Stand-in figure for a grid point whose training diverged."""
+    with style.figure_style():
+        fig, ax = plt.subplots(figsize=(4.5, 1.6))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"DIVERGED\n{error}", ha="center", va="center", color="firebrick", wrap=True)
+        fig.suptitle(title)
+        style.save(fig, path, dpi)
+
+
+def plot_if_diverged(model, paths: list[str | Path], title: str, dpi: int) -> bool:
+    """For a diverged model, write the stand-in figure to every path and return True; else False."""
+    if not model.diverged:
+        return False
+    for path in paths:
+        plot_diverged(path, title, model.metadata["error"], dpi)
+    return True
+
+
+def _image_axes(nrows: int, ncols: int, extra_height: float = 0.0):
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * style.TILE, nrows * style.TILE + extra_height), squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    return fig, axes
+
+
+def _row_label(ax, text: str) -> None:
+    ax.set_ylabel(text, rotation=0, ha="right", va="center", labelpad=4)
+
+
+def plot_atoms(atoms: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, n_atoms: int, dpi: int) -> None:
+    """The first n_atoms atoms (rows of the dictionary, (k, pixels)) as images.
+
+    Nonnegative dictionaries: grey, each atom from 0 (white) to its own maximum (black): atoms differ in
+    scale (NMF's W·H scaling is arbitrary). Signed dictionaries (PCA, unconstrained AEs): one red-blue
+    scale symmetric about 0, shared by all tiles, with a colour bar, so the sign of every pixel reads;
+    its limit is the 99th percentile of the magnitudes (the largest 1 % are drawn at full colour).
+    """
+    shown = np.asarray(atoms)[:n_atoms].reshape(-1, *image_shape)
+    ncols = min(len(shown), int(math.ceil(math.sqrt(len(shown)))))
+    nrows = math.ceil(len(shown) / ncols)
+    signed = style.is_signed(shown)
+    with style.figure_style():
+        fig, axes = _image_axes(nrows, ncols, extra_height=0.5)
+        fig.subplots_adjust(hspace=0.08, wspace=0.08)
+        for ax in axes.flat[len(shown):]:
+            ax.axis("off")
+        if signed:
+            limit = style.symmetric_limit(shown)
+            for ax, img in zip(axes.flat, shown):
+                mappable = ax.imshow(img, cmap=style.SIGNED_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
+            clipped = bool((np.abs(shown) > limit).any())
+            bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02, extend="both" if clipped else "neither")
+            bar.set_label("weight (ends: ±99th percentile)" if clipped else "weight")
+            note = "signed atoms: red > 0 > blue, one shared scale"
+        else:
+            for ax, img in zip(axes.flat, shown):
+                ax.imshow(img, cmap=style.IMAGE_CMAP, vmin=0, vmax=max(float(np.nanmax(img)), 1e-12), interpolation="nearest")
+            note = "nonnegative atoms: each from 0 (white) to its own maximum"
+        fig.suptitle(f"{title}\n{note}")
+        style.save(fig, path, dpi)
+
+
+def plot_reconstructions(x: np.ndarray, x_hat: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, dpi: int) -> None:
+    """Originals (top row) above their reconstructions (bottom row), on one grey scale [0, max(x)]."""
+    n = len(x)
+    vmax = max(float(np.nanmax(x)), 1e-12)
+    with style.figure_style():
+        fig, axes = _image_axes(2, n, extra_height=0.4)
+        for j in range(n):
+            for i, img in enumerate((x[j], x_hat[j])):
+                axes[i, j].imshow(img.reshape(image_shape), cmap=style.IMAGE_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
+        _row_label(axes[0, 0], "original")
+        _row_label(axes[1, 0], "reconstruction")
+        mse = float(np.mean((np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)) ** 2))
+        fig.suptitle(f"{title}\nMSE of these {n} images: {mse:.4g}")
+        style.save(fig, path, dpi)
+
+
+def plot_code_histograms(
+    x: np.ndarray, codes: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, dpi: int, labels=None
+) -> None:
+    """Each image (top) above the histogram of its k code values (part-based-autoencoders-report Fig. 5;
+    the authors' ShallowAE.plot_histograms_of_the_encoding: one histogram per image).
+
+    One x range and one bin set for all panels, so the histograms compare: a sparse code is a tall bar
+    at 0 and a few values away from it.
+    """
+    codes = np.asarray(codes, dtype=np.float64)  # (n, k)
+    n, k = codes.shape
+    finite = codes[np.isfinite(codes)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    low = min(low, 0.0)  # nonnegative codes start at 0, where the sparse units sit
+    if high <= low:
+        high = low + 1.0
+    bins = np.linspace(low, high, min(k, 20) + 1)
+    vmax = max(float(np.nanmax(x)), 1e-12)
+    with style.figure_style():
+        fig = plt.figure(figsize=(n * 1.15, 3.3))
+        grid = fig.add_gridspec(2, n, height_ratios=(1, 1.4), hspace=0.15, wspace=0.15)
+        share = None
+        for j in range(n):
+            ax_img = fig.add_subplot(grid[0, j])
+            ax_img.imshow(x[j].reshape(image_shape), cmap=style.IMAGE_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
+            ax_img.set_axis_off()
+            if labels is not None:
+                ax_img.set_title(f"class {labels[j]}")
+            ax = fig.add_subplot(grid[1, j], sharey=share)
+            share = share or ax
+            ax.hist(codes[j][np.isfinite(codes[j])], bins=bins, color=style.LINE_STYLES[0][0])
+            ax.set_xlim(low, high)
+            ax.set_xticks([low, high])
+            if j:  # one range for all panels: its end values once, on the first
+                ax.tick_params(labelleft=False, labelbottom=False)
+            else:
+                ax.set_xticklabels([f"{low:.2g}", f"{high:.2g}"])
+                ax.set_ylabel(f"units (of k = {k})")
+        fig.supxlabel(f"code value (every panel from {low:.2g} to {high:.2g}, {len(bins) - 1} bins)", y=0.02)
+        fig.suptitle(f"{title}\nhistogram of each image's code", y=1.02)
+        style.save(fig, path, dpi)
+
+
+def plot_dilation(
+    x: np.ndarray,
+    x_dilated: np.ndarray,
+    x_dilated_atoms: np.ndarray,
+    image_shape: tuple[int, int],
+    path: str | Path,
+    title: str,
+    dpi: int,
+) -> None:
+    """Max-approximation to dilation (part-based-autoencoders-report Sec. 3.4, Fig. 7): the original,
+    its dilation by a disk of radius 1, and the decoding of its code with dilated atoms (bias not
+    dilated). One grey scale [0, max of the dilated originals]; each column titled with its error."""
+    n = len(x)
+    vmax = max(float(np.nanmax(x_dilated)), 1e-12)
+    errors = np.mean((np.asarray(x_dilated_atoms, np.float64) - np.asarray(x_dilated, np.float64)) ** 2, axis=1)  # (n,)
+    with style.figure_style():
+        fig, axes = _image_axes(3, n, extra_height=0.6)
+        for j in range(n):
+            for i, img in enumerate((x[j], x_dilated[j], x_dilated_atoms[j])):
+                axes[i, j].imshow(img.reshape(image_shape), cmap=style.IMAGE_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
+            axes[2, j].set_xlabel(f"{errors[j]:.2g}")
+        _row_label(axes[0, 0], "original")
+        _row_label(axes[1, 0], "dilation δ₁(x)")
+        _row_label(axes[2, 0], "dilated atoms")
+        fig.suptitle(f"{title}\nmax-approximation to dilation; under each: its MSE to δ₁(x), mean {errors.mean():.3g}")
+        style.save(fig, path, dpi)

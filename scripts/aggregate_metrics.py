@@ -16,8 +16,9 @@ def concat_rows(rows: list[pd.DataFrame]) -> pd.DataFrame:
     """One table of the rows; a column of integers in every row that has it becomes nullable Int64 (not float)."""
     table = pd.concat(rows, ignore_index=True)
     for column in table.columns:
-        dtypes = [row[column].dtype for row in rows if column in row]
-        if all(pd.api.types.is_integer_dtype(dtype) for dtype in dtypes) and table[column].dtype != "int64":
+        # an empty cell (a diverged point's metric, a family without the column) says nothing of the type
+        dtypes = [row[column].dtype for row in rows if column in row and row[column].notna().any()]
+        if dtypes and all(pd.api.types.is_integer_dtype(dtype) for dtype in dtypes) and table[column].dtype != "int64":
             table[column] = table[column].astype("Int64")  # missing in some rows: <NA>, written as an empty cell
     return table
 

@@ -287,3 +287,14 @@ def test_init_stream_is_not_the_minibatch_order_stream():
 
     order = torch.rand(50, generator=torch.Generator().manual_seed(5))
     assert not torch.equal(torch.rand(50, generator=_generator(5, _INIT_STREAM)), order)
+
+
+def test_keras_init_is_not_made_feasible_before_the_first_projection(digits):
+    """Keras applies non_neg after each update only: glorot_uniform + project keeps the init's signs; our other inits
+    start feasible (|W|)."""
+    keras = build_model("ae", {"k": 6, "epochs": 0, "init": "glorot_uniform", "nonneg": "project"}).fit(digits[:10])
+    ours = build_model("ae", {"k": 6, "epochs": 0, "init": "default", "nonneg": "project"}).fit(digits[:10])
+    assert keras.atoms.min() < 0 and ours.atoms.min() >= 0
+    after = build_model("ae", {"k": 6, "epochs": 1, "init": "glorot_uniform", "nonneg": "project", "lr": 1.0,
+                               "optimizer": "adadelta"}).fit(digits[:100])
+    assert after.atoms.min() >= 0  # projected after the first update

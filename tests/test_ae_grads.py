@@ -53,7 +53,7 @@ def manual_and_autograd(cfg: AEConfig, seed: int = 0):
     x = torch.rand(M, PIXELS, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     model._grad.fill_(123.0)  # stale values that must be overwritten
     record = torch.zeros(K + 2, dtype=torch.float64)
-    model._loss_and_grads(x, record)
+    model._loss_and_grads(model._augment(x), record)
     terms = torch.stack(model._loss_terms(record, M))
     manual = {name: w.grad.clone() for name, w in model.net.named_parameters()}
     for w in model.net.parameters():
@@ -135,7 +135,7 @@ def test_loss_is_ponchons_keras_loss():
     model = built(cfg, seed=7)
     x = np.random.default_rng(7).random((M, PIXELS))
     record = torch.zeros(K + 2, dtype=torch.float64)
-    model._loss_and_grads(torch.as_tensor(x), record)
+    model._loss_and_grads(model._augment(torch.as_tensor(x)), record)
     ours = model._loss_terms(record, M)[0].item()
 
     kernel_e = model.net.encoder.weight.detach().numpy().T  # Keras kernels are (inputs, units)

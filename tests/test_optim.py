@@ -183,7 +183,7 @@ def _scipy_reference(cfg: AEConfig, x: np.ndarray, maxiter: int):
     seed_everything(cfg.seed)
     model._build(x.shape[1], torch.float64)
     model._init_weights()
-    data = torch.as_tensor(x, dtype=torch.float64)
+    data = model._augment(torch.as_tensor(x))
 
     def fun(theta: np.ndarray):
         model._theta.copy_(torch.from_numpy(theta))

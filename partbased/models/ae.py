@@ -64,7 +64,7 @@ KL_FORMS = ("clamp", "clip", "offset")
 LBFGS_DTYPES = ("float64", "float32")
 Optimizer = FusedAdam | FlatAdadelta | LBFGS  # what _restore/_checkpoint save and load: all have state_dict()
 _INFER_BATCH = 8192  # rows per encode/decode chunk: bounds device memory on large inputs
-_CHUNK = 4096  # rows per pass of a full-batch loss and gradient: its (rows, pixels) arrays stay in cache
+_CHUNK = 16384  # rows per pass of a full-batch loss and gradient: bounds its (rows, pixels) arrays
 _INIT_STREAM = 1  # the init's random stream, apart from the minibatch order's (stream 0 = the seed itself)
 
 
@@ -288,8 +288,11 @@ class ShallowAE(nn.Module):
 
 
 class _Layers(NamedTuple):
-    """The four parameter tensors (or their gradients) as plain views of the flat storage."""
+    """The parameters (or their gradients) as plain views of the flat storage: each layer's weights with its bias
+    as one more column, [W_e | b_e] and [W_d | b_d], and the four tensors as views of those."""
 
+    we_aug: torch.Tensor  # (k, pixels + 1) = [W_e | b_e]
+    wd_aug: torch.Tensor  # (pixels, k + 1) = [W_d | b_d]
     w_e: torch.Tensor  # (k, pixels)
     b_e: torch.Tensor  # (k,)
     w_d: torch.Tensor  # (pixels, k)
@@ -329,34 +332,47 @@ class AE(Model):
     def _bind_flat(self, dtype: torch.dtype) -> None:
         """Move every parameter into one flat tensor (and every gradient into another) on the device.
 
-        Order [W_d, W_e, b_d, b_e]: the weights a decay or projection touches form a prefix (_constrained).
-        The nn.Linear parameters become views of the flat storage, so state_dict, load_state_dict and
-        encode see the values the optimizer steps.
+        Layout [W_d | b_d] (pixels, k + 1), then [W_e | b_e] (k, pixels + 1): with a column of ones beside the
+        codes and the inputs, a layer's forward product includes its bias and its weight-gradient product
+        yields the bias gradient too (no bias copy, no separate row sums). The nn.Linear parameters become
+        views of the flat storage, so state_dict, load_state_dict and encode see what the optimizer steps.
         """
-        net = self.net
-        order = [net.decoder.weight, net.encoder.weight, net.decoder.bias, net.encoder.bias]
-        theta = torch.empty(sum(p.numel() for p in order), dtype=dtype, device=self.device)
+        net, k = self.net, self.config.k
+        pixels = net.encoder.in_features
+        theta = torch.empty(pixels * (k + 1) + k * (pixels + 1), dtype=dtype, device=self.device)
         grad = torch.zeros_like(theta)
-        offset = 0
-        for p in order:
-            view = theta[offset : offset + p.numel()].view_as(p)
-            view.copy_(p.detach())
-            p.data = view
-            p.grad = grad[offset : offset + p.numel()].view_as(p)
-            offset += p.numel()
-        self._theta, self._grad = theta, grad
-        enc, dec = net.encoder, net.decoder
-        self._params = _Layers(enc.weight.detach(), enc.bias.detach(), dec.weight.detach(), dec.bias.detach())
-        self._grads = _Layers(enc.weight.grad, enc.bias.grad, dec.weight.grad, dec.bias.grad)
+
+        def layers(flat: torch.Tensor) -> _Layers:
+            wd_aug = flat[: pixels * (k + 1)].view(pixels, k + 1)
+            we_aug = flat[pixels * (k + 1) :].view(k, pixels + 1)
+            return _Layers(we_aug, wd_aug, we_aug[:, :pixels], we_aug[:, pixels], wd_aug[:, :k], wd_aug[:, k])
+
+        prm, grd = layers(theta), layers(grad)
+        for name in ("w_e", "b_e", "w_d", "b_d"):
+            layer, kind = (net.encoder if name.endswith("e") else net.decoder), ("weight" if name[0] == "w" else "bias")
+            p = getattr(layer, kind)
+            getattr(prm, name).copy_(p.detach())
+            p.data = getattr(prm, name)
+            p.grad = getattr(grd, name)
+        self._theta, self._grad, self._params, self._grads = theta, grad, prm, grd
+        self._w_e_t, self._w_d_t = prm.we_aug.T, prm.wd_aug.T  # views made once: a step is short
         self._work = {}
 
-    def _constrained(self, which: str) -> int:
-        """Length of the flat prefix holding the weights that a decay or projection applies to.
+    def _constrained(self, which: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(weights, their gradient) views a decay or projection applies to, biases excluded.
 
         which="nonneg": W_d, plus W_e when nonneg_encoder; "both": W_d and W_e (weight_decay).
         """
-        both = self._params.w_d.numel() + self._params.w_e.numel()
-        return both if which == "both" or self.config.nonneg_encoder else self._params.w_d.numel()
+        prm, grd = self._params, self._grads
+        pairs = [(prm.w_d, grd.w_d), (prm.w_e, grd.w_e)]
+        return pairs if which == "both" or self.config.nonneg_encoder else pairs[:1]
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """x (n, pixels) with a column of ones appended, (n, pixels + 1), on the device: what the steps read."""
+        out = torch.empty(x.shape[0], x.shape[1] + 1, dtype=self._theta.dtype, device=self.device)
+        out[:, :-1].copy_(x)
+        out[:, -1] = 1.0
+        return out
 
     def _init_weights(self) -> None:
         """init "default": torch's nn.Linear init, drawn on the CPU from the seeded global generator by _build.
@@ -382,11 +398,13 @@ class AE(Model):
             prm.b_e.zero_()
             prm.b_d.zero_()
         if cfg.nonneg == "project" and cfg.init != "glorot_uniform":  # start feasible: |W|, not half of it clamped to 0
-            self._theta[: self._constrained("nonneg")].abs_()
+            for w, _ in self._constrained("nonneg"):
+                w.abs_()
 
     def _project(self) -> None:
         if self.config.nonneg == "project":
-            self._theta[: self._constrained("nonneg")].clamp_(min=0)  # projection onto W ≥ 0, Sec. 3.3
+            for w, _ in self._constrained("nonneg"):
+                w.clamp_(min=0)  # projection onto W ≥ 0, Sec. 3.3
 
     # -- loss and gradient -------------------------------------------------------------------------
 
@@ -395,70 +413,74 @@ class AE(Model):
         every step costs more in page faults than the elementwise work it holds."""
         if m not in self._work:
             k, pixels, dtype = self.config.k, self._params.w_e.shape[1], self._theta.dtype
-            rows = min(m, _CHUNK)  # per pass; h holds all m rows (the KL needs their mean first)
-            shapes = {"h": (m, k), "x_hat": (rows, pixels), "err": (rows, pixels), "grad_h": (rows, k), "sq": (-(-m // rows),)}
-            self._work[m] = {name: torch.empty(shape, dtype=dtype, device=self.device) for name, shape in shapes.items()}
-            self._work[m]["ones"] = torch.ones(m, dtype=dtype, device=self.device)  # sums over rows as GEMVs
-            if self.config.nonneg == "asym_l2":
-                self._work[m]["neg"] = torch.empty(self._constrained("nonneg"), dtype=dtype, device=self.device)
+            rows = min(m, _CHUNK)  # per pass; the codes hold all m rows (the KL needs their mean first)
+            shapes = {"h_aug": (m, k + 1), "x_hat": (rows, pixels), "err": (rows, pixels), "grad_h": (rows, k), "sq": (-(-m // rows),)}
+            work = {name: torch.empty(shape, dtype=dtype, device=self.device) for name, shape in shapes.items()}
+            work["h_aug"][:, k] = 1.0  # [H | 1]: the decoder's products carry its bias
+            work["h"] = work["h_aug"][:, :k]
+            work["ones"] = torch.ones(m, dtype=dtype, device=self.device)  # the batch mean of the codes as a GEMV
+            work["err_flat"] = work["err"].view(-1)
+            self._work[m] = work
         return self._work[m]
 
-    def _loss_and_grads(self, x: torch.Tensor, record: torch.Tensor) -> None:
-        """Gradients of L_AE on the rows x (m, pixels), derived by hand (Sec. 3.1–3.3), into the flat gradient.
+    def _loss_and_grads(self, x_aug: torch.Tensor, record: torch.Tensor) -> None:
+        """Gradients of L_AE on the rows x_aug = [X | 1] (m, pixels + 1) (see _augment), derived by hand
+        (Sec. 3.1–3.3), into the flat gradient.
 
         L = recon + β Σ_j S(p, t_j) + decay. The loss itself is not formed here: record, a zeroed (k + 2,) row,
         gets what it is made of (Σ err², the weighted decay, the mean activations t), and _loss_terms turns
         rows of those into the terms, a whole epoch at once. Rows are taken _CHUNK at a time after the
-        encoder pass (full-batch L-BFGS), so the (rows, pixels) arrays stay in cache. The tests check
-        both against autograd. Every tensor here is a plain view (no autograd).
+        encoder pass (full-batch L-BFGS). The tests check both against autograd. Every tensor here is a
+        plain view (no autograd).
         """
         cfg, prm, grd = self.config, self._params, self._grads
         slope, act_e, act_d = cfg.leaky_slope, cfg.encoder_activation, cfg.decoder_activation
-        m, pixels = x.shape
+        m, pixels = x_aug.shape[0], x_aug.shape[1] - 1
         work = self._workspace(m)
-        ones = work["ones"]
-        h = _activate_(act_e, torch.addmm(prm.b_e, x, prm.w_e.T, out=work["h"]), slope)  # (m, k): σ_e(X W_e + b_e), Sec. 3.1
-        t = torch.addmv(record[2:], h.T, ones, beta=0, alpha=1 / m, out=record[2:])  # t_j: batch mean of h_j, Sec. 3.2
+        h_aug, h = work["h_aug"], work["h"]
+        h = _activate_(act_e, torch.mm(x_aug, self._w_e_t, out=h), slope)  # (m, k): σ_e(X W_e + b_e), Sec. 3.1
+        t = record[2:]
+        torch.addmv(t, h.T, work["ones"], beta=0, alpha=1 / m, out=t)  # t_j: batch mean of h_j, Sec. 3.2
         g = 2 * self._recon_scale(m, pixels)  # ∂recon/∂x̂ = 2c·err
         kl = sparsity_penalty_grad(cfg.penalty, cfg.p, t, cfg.eps, cfg.kl_form) if cfg.beta > 0 else None  # S'(t_j)
         rows = work["x_hat"].shape[0]
         for i, start in enumerate(range(0, m, rows)):
             if rows == m:  # one pass (minibatches): no slicing
-                xc, hc, x_hat, err, grad_h, ones_c, acc = x, h, work["x_hat"], work["err"], work["grad_h"], ones, 0
+                xc, hc, hc_aug, x_hat, err, grad_h, acc = x_aug, h, h_aug, work["x_hat"], work["err"], work["grad_h"], 0
             else:
-                xc, hc, r = x[start : start + rows], h[start : start + rows], min(rows, m - start)
-                x_hat, err, grad_h, ones_c = work["x_hat"][:r], work["err"][:r], work["grad_h"][:r], ones[:r]
+                r = min(rows, m - start)
+                xc, hc, hc_aug = x_aug[start : start + r], h[start : start + r], h_aug[start : start + r]
+                x_hat, err, grad_h = work["x_hat"][:r], work["err"][:r], work["grad_h"][:r]
                 acc = 0 if i == 0 else 1  # beta of the accumulating products: overwrite first, then add
-            x_hat = _activate_(act_d, torch.addmm(prm.b_d, hc, prm.w_d.T, out=x_hat), slope)  # σ_d(H W_d + b_d)
-            err = torch.sub(x_hat, xc, out=err)  # (rows, pixels)
-            torch.dot(err.view(-1), err.view(-1), out=record[0] if rows == m else work["sq"][i])  # recon = c·Σ err²
+            x_hat = _activate_(act_d, torch.mm(hc_aug, self._w_d_t, out=x_hat), slope)  # σ_d(H W_d + b_d)
+            err = torch.sub(x_hat, xc[:, :pixels], out=err)  # (rows, pixels)
+            flat = work["err_flat"] if rows == m else err.view(-1)
+            torch.dot(flat, flat, out=record[0] if rows == m else work["sq"][i])  # recon = c·Σ err²
             delta = _activation_backward_(act_d, err, x_hat, slope)  # ∂L/∂(H W_d + b_d) / 2c
             # alpha=g applies the 2c; beta=acc overwrites the gradient buffers on the first pass
-            torch.addmm(grd.w_d, delta.T, hc, beta=acc, alpha=g, out=grd.w_d)  # ∂L/∂W_d (pixels, k)
-            torch.addmv(grd.b_d, delta.T, ones_c, beta=acc, alpha=g, out=grd.b_d)  # ∂L/∂b_d = Σ_i
+            torch.addmm(grd.wd_aug, delta.T, hc_aug, beta=acc, alpha=g, out=grd.wd_aug)  # [∂L/∂W_d | ∂L/∂b_d] (pixels, k + 1)
             grad_h = torch.addmm(grad_h, delta, prm.w_d, beta=0, alpha=g, out=grad_h)  # ∂recon/∂H (rows, k)
             if kl is not None:  # ∂(β Σ_j S(p, t_j))/∂h_ij = (β/m)·S'(t_j)
                 grad_h.add_(kl, alpha=cfg.beta / m)
             delta = _activation_backward_(act_e, grad_h, hc, slope)  # ∂L/∂(X W_e + b_e), (rows, k)
-            torch.addmm(grd.w_e, delta.T, xc, beta=acc, out=grd.w_e)  # ∂L/∂W_e (k, pixels)
-            torch.addmv(grd.b_e, delta.T, ones_c, beta=acc, out=grd.b_e)  # ∂L/∂b_e = Σ_i
+            torch.addmm(grd.we_aug, delta.T, xc, beta=acc, out=grd.we_aug)  # [∂L/∂W_e | ∂L/∂b_e] (k, pixels + 1)
         if rows != m:
             torch.sum(work["sq"], 0, out=record[0])
         if cfg.weight_decay > 0:  # λ Σ w² over W_e, W_d, biases excluded (properties-of-autoencoders App. A ψ, no ½)
-            w, gw = self._theta[: self._constrained("both")], self._grad[: self._constrained("both")]
-            record[1] += cfg.weight_decay * torch.dot(w, w)
-            gw.add_(w, alpha=2 * cfg.weight_decay)
+            for w, gw in self._constrained("both"):
+                record[1] += cfg.weight_decay * w.pow(2).sum()
+                gw.add_(w, alpha=2 * cfg.weight_decay)
         if cfg.nonneg_lambda > 0 and cfg.nonneg.startswith("asym"):  # λ Σ f(W), Sec. 3.3
             lam, alpha = cfg.nonneg_lambda, cfg.alpha
-            w, gw = self._theta[: self._constrained("nonneg")], self._grad[: self._constrained("nonneg")]
-            if cfg.nonneg == "asym_l2":  # f = w² (w < 0), α·w² (w ≥ 0): with n = min(w, 0), Σ f = Σ n² + α(Σ w² − Σ n²)
-                neg = torch.clamp(w, max=0, out=work["neg"])
-                nn_, ww = torch.dot(neg, neg), torch.dot(w, w)
-                record[1] += lam * (nn_ + alpha * (ww - nn_))
-                gw.add_(w, alpha=2 * lam * alpha).add_(neg, alpha=2 * lam * (1 - alpha))  # f' = 2αw + 2(1 − α)n
-            else:
-                record[1] += lam * asymmetric_decay(cfg.nonneg, w, alpha)
-                gw.add_(asymmetric_decay_grad(cfg.nonneg, w, alpha), alpha=lam)
+            for w, gw in self._constrained("nonneg"):
+                if cfg.nonneg == "asym_l2":  # f = w² (w < 0), α·w² (w ≥ 0): with n = min(w, 0), Σ f = Σ n² + α(Σ w² − Σ n²)
+                    neg = w.clamp(max=0)
+                    nn_, ww = neg.pow(2).sum(), w.pow(2).sum()
+                    record[1] += lam * (nn_ + alpha * (ww - nn_))
+                    gw.add_(w, alpha=2 * lam * alpha).add_(neg, alpha=2 * lam * (1 - alpha))  # f' = 2αw + 2(1 − α)n
+                else:
+                    record[1] += lam * asymmetric_decay(cfg.nonneg, w, alpha)
+                    gw.add_(asymmetric_decay_grad(cfg.nonneg, w, alpha), alpha=lam)
 
     def _recon_scale(self, m: int | torch.Tensor, pixels: int) -> float | torch.Tensor:
         """c of recon = c·Σ err² on m rows: 1/(m·pixels) for the MSE of Sec. 3.2, 0.5/m for NCAE's 0.5·Σ(y − ŷ)²/m."""
@@ -493,8 +515,9 @@ class AE(Model):
         lbfgs = cfg.optimizer == "lbfgs"
         dtype = getattr(torch, cfg.lbfgs_dtype) if lbfgs else torch.float32
         seed_everything(cfg.seed)  # the default init draws from the global CPU generator
-        data = torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)  # (n, pixels), all on device
-        self._build(data.shape[1], dtype)
+        x = torch.as_tensor(np.asarray(x), dtype=dtype)  # (n, pixels)
+        self._build(x.shape[1], dtype)
+        data = self._augment(x)  # (n, pixels + 1) = [X | 1], all on the device
         self._init_weights()
         self.net.train()
         self.history = []
@@ -547,7 +570,7 @@ class AE(Model):
         rows_per_batch = torch.full((n_batches,), bs, dtype=torch.float64, device=self.device)
         rows_per_batch[-1] = n - bs * (n_batches - 1)
         sizes = {min(bs, n), n - bs * (n_batches - 1)}  # a full batch and the last one
-        batches = {size: data.new_empty(size, data.shape[1]) for size in sizes}  # the rows of each step, reused
+        batches = {size: data.new_empty(size, data.shape[1]) for size in sizes}  # the rows of each step, reused ([X | 1])
         for epoch in range(self._restore(resume, optimizer, generator), cfg.epochs):
             order = torch.randperm(n, generator=generator).to(self.device)  # (n,)
             records = torch.zeros(n_batches, cfg.k + 2, dtype=data.dtype, device=self.device)  # one record per batch

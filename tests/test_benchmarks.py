@@ -28,3 +28,16 @@ def test_bench_dag_plans_the_documented_job_graphs():
     }, proc.stdout
     assert re.search(r"^RESULT bench_dag ratio=\d+\.\d\d target=1\.5 ok=(True|False)$", proc.stdout, re.M), proc.stdout
     assert "the check: " in proc.stdout
+
+
+def test_bench_ae_reports_every_share_and_the_lbfgs_ratio():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_ae.py"), "--n", "3000", "--rounds", "3", "--slice", "2",
+         "--repeats", "1", "--lbfgs-rounds", "2", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = re.findall(r"^RESULT (\w+) ratio=\d+\.\d\d target=[\d.]+ ok=(?:True|False)$", proc.stdout, re.M)
+    assert names == ["bench_ae_adam_share", "bench_ae_adadelta_share", "bench_ae_lbfgs", "bench_ae_peak", "bench_ae"], proc.stdout
+    assert re.search(r"(\d\.\d\d) evaluations per iteration", proc.stdout), proc.stdout

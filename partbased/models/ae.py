@@ -161,7 +161,9 @@ def kl_sparsity(p: float, p_hat: torch.Tensor, form: str = "clamp") -> torch.Ten
     p̂ + 1e-5 as Ponchon's KL_divergence_sum and KL_divergence (SourceCode/custom_regularizers.py). "clip"
     gives +inf at p̂ = 1 and "offset" NaN above 1 − 1e-5, as theirs do. Their KL_divergence returns the
     k-vector β·KL_j, which Keras 2 adds to the scalar MSE by broadcasting: the gradient it follows is that
-    of Σ_j (MSE + decay + β·KL_j) = k·(MSE + decay) + β·Σ_j KL_j, i.e. this penalty with β/k up to a factor k.
+    of Σ_j (MSE + decay + β·KL_j) = k·(MSE + decay + (β/k)·Σ_j KL_j), i.e. beta = β/k here, on a loss k times
+    smaller (the same minimiser; Adadelta's steps differ only through its ε). Read from the Keras 2.2 source
+    (Layer.add_loss, Model.compile's `total_loss += loss_tensor`), not run.
     """
     q, _ = _kl_mean(p_hat, form)
     return (p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))).sum(-1)

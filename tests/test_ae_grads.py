@@ -4,6 +4,7 @@ of the loss written out directly from the report's equations, for every option, 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ def reference_loss(model: AE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     h = net.encode(x)  # σ_e(X W_e + b_e)
     err2 = (net.decode(h) - x) ** 2
     recon = 0.5 * err2.sum() / x.shape[0] if cfg.loss_scale == "ncae" else err2.mean()
-    sparsity = sparsity_penalty(cfg.penalty, cfg.p, h.mean(dim=0), cfg.eps)
+    sparsity = sparsity_penalty(cfg.penalty, cfg.p, h.mean(dim=0), cfg.eps, cfg.kl_form)
     weights = [net.encoder.weight, net.decoder.weight]
     constrained = weights if cfg.nonneg_encoder else [net.decoder.weight]
     decay = cfg.weight_decay * sum((w * w).sum() for w in weights)
@@ -39,8 +40,7 @@ def reference_loss(model: AE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 def built(cfg: AEConfig, seed: int = 0) -> AE:
     model = AE(cfg)
     torch.manual_seed(seed)
-    model._build(PIXELS)
-    model.net.double()
+    model._build(PIXELS, torch.float64)  # the flat parameter layout training uses, in float64
     with torch.no_grad():  # weights of both signs and of a size that keeps the sigmoids off saturation
         for w in model.net.parameters():
             w.copy_(torch.randn_like(w) * 0.4)
@@ -51,10 +51,9 @@ def manual_and_autograd(cfg: AEConfig, seed: int = 0):
     """(our (loss, recon, sparsity, decay), autograd's, our gradients, autograd's gradients) on one batch."""
     model = built(cfg, seed)
     x = torch.rand(M, PIXELS, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-    for w in model.net.parameters():
-        w.grad = torch.full_like(w, 123.0)  # stale values that must be overwritten
+    model._grad.fill_(123.0)  # stale values that must be overwritten
     record = torch.zeros(K + 2, dtype=torch.float64)
-    model._loss_and_grads(x, record)
+    model._loss_and_grads(model._augment(x), record)
     terms = torch.stack(model._loss_terms(record, M))
     manual = {name: w.grad.clone() for name, w in model.net.named_parameters()}
     for w in model.net.parameters():
@@ -68,7 +67,11 @@ def manual_and_autograd(cfg: AEConfig, seed: int = 0):
 OPTIONS = [
     dict(encoder_activation=enc, decoder_activation=dec, penalty=pen, beta=beta, loss_scale=scale)
     for enc, dec, pen, beta, scale in itertools.product(
-        ["sigmoid", "relu", "linear"], ["sigmoid", "relu", "linear"], ["kl", "l2", "eps_l1", "log", "none"], [0.0, 0.7], ["mean", "ncae"]
+        ["sigmoid", "relu", "linear", "leaky_relu"],
+        ["sigmoid", "relu", "linear", "leaky_relu"],
+        ["kl", "l2", "eps_l1", "log", "none"],
+        [0.0, 0.7],
+        ["mean", "ncae"],
     )
     if not (pen == "kl" and enc != "sigmoid")  # rejected by AEConfig: KL needs codes in [0, 1]
 ]
@@ -93,6 +96,64 @@ def test_decay_gradients_match_autograd(nonneg, nonneg_encoder, weight_decay):
     torch.testing.assert_close(terms, want_terms, rtol=1e-12, atol=1e-14)
     for name in auto:
         torch.testing.assert_close(manual[name], auto[name], rtol=1e-10, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("kl_form", ["clamp", "clip", "offset"])
+@pytest.mark.parametrize("leaky_slope", [0.1, 0.0, 0.3])
+def test_kl_forms_and_leaky_slopes_match_autograd(kl_form, leaky_slope):
+    cfg = AEConfig(k=K, p=0.3, beta=0.9, kl_form=kl_form, decoder_activation="leaky_relu", leaky_slope=leaky_slope, nonneg="none")
+    terms, want_terms, manual, auto = manual_and_autograd(cfg, seed=5)
+    torch.testing.assert_close(terms, want_terms, rtol=1e-12, atol=1e-14)
+    for name in auto:
+        torch.testing.assert_close(manual[name], auto[name], rtol=1e-10, atol=1e-12, msg=name)
+
+
+def _kl_np(rho: float, s_hat: np.ndarray) -> np.ndarray:
+    return rho * np.log(rho / s_hat) + (1 - rho) * np.log((1 - rho) / (1 - s_hat))
+
+
+@pytest.mark.parametrize("kl_form", ["clip", "offset"])
+def test_kl_forms_are_ponchons_regularizers(kl_form):
+    """custom_regularizers.KL_divergence_sum: s_hat = clip(mean, K.epsilon() = 1e-7, 1); KL_divergence: mean + 1e-5."""
+    t = np.array([0.0, 3e-8, 0.02, 0.3, 0.99], dtype=np.float64)
+    s_hat = np.clip(t, 1e-7, 1) if kl_form == "clip" else t + 1e-5
+    got = sparsity_penalty("kl", 0.05, torch.as_tensor(t), kl_form=kl_form)
+    np.testing.assert_allclose(got.item(), _kl_np(0.05, s_hat).sum(), rtol=1e-13)
+    assert math.isinf(sparsity_penalty("kl", 0.05, torch.tensor([1.0], dtype=torch.float64), kl_form="clip").item())
+
+
+def test_loss_is_ponchons_keras_loss():
+    """The part-based AE study's Sparse_NonNeg_ShallowAE_KLsum_AsymDecay (SourceCode/nonNegSparseShallowAE.py), written
+    out in NumPy from its Keras definition: Dense(k, sigmoid) with KL_divergence_sum(β, ρ) and asymmetric_weight_decay
+    (α_pos, β_neg, lam) on the kernel, Dense(pixels) with the same decay, LeakyReLU(0.1), loss mean_squared_error;
+    standalone Keras 2 adds the regularizers to the batch's mean loss as they are. Our options give the same number."""
+    beta, rho, a_pos, b_neg, lam = 0.7, 0.05, 0.2, 1.5, 0.003
+    cfg = AEConfig(
+        k=K, beta=beta, p=rho, kl_form="clip", decoder_activation="leaky_relu", leaky_slope=0.1,
+        nonneg="asym_l2", nonneg_lambda=lam * b_neg / 2, alpha=a_pos / b_neg, nonneg_encoder=True, loss_scale="mean",
+    )
+    model = built(cfg, seed=7)
+    x = np.random.default_rng(7).random((M, PIXELS))
+    record = torch.zeros(K + 2, dtype=torch.float64)
+    model._loss_and_grads(model._augment(torch.as_tensor(x)), record)
+    ours = model._loss_terms(record, M)[0].item()
+
+    kernel_e = model.net.encoder.weight.detach().numpy().T  # Keras kernels are (inputs, units)
+    kernel_d = model.net.decoder.weight.detach().numpy().T
+    h = 1 / (1 + np.exp(-(x @ kernel_e + model.net.encoder.bias.detach().numpy())))
+    z = h @ kernel_d + model.net.decoder.bias.detach().numpy()
+    y_hat = np.where(z > 0, z, 0.1 * z)  # LeakyReLU(alpha=0.1)
+    mse = np.mean(np.mean((y_hat - x) ** 2, axis=-1))  # losses.mean_squared_error, then the batch mean
+    kl = beta * np.sum(_kl_np(rho, np.clip(h.mean(axis=0), 1e-7, 1)))  # KL_divergence_sum
+    decay = sum(lam / 2 * np.sum(b_neg * (w < 0) * w**2 + a_pos * (w > 0) * w**2) for w in (kernel_e, kernel_d))
+    np.testing.assert_allclose(ours, mse + kl + decay, rtol=1e-12)
+
+
+def test_leaky_relu_is_keras_leaky_relu():
+    from partbased.models.ae import activation
+
+    z = torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64)
+    np.testing.assert_array_equal(activation("leaky_relu", z, 0.1).numpy(), np.where(z.numpy() > 0, z.numpy(), 0.1 * z.numpy()))
 
 
 def test_kl_gradient_is_zero_where_the_clamp_binds():

@@ -46,3 +46,16 @@ def test_bench_svm_quick_runs_both_solvers():
     for line in re.findall(r"above ours by (\S+) … (\S+)", out):  # liblinear's objective is never below the optimum
         assert float(line[0]) > -1e-8, out
     assert re.search(r"^RESULT bench_svm ratio=\d+\.\d target=20 ok=(True|False)$", out, re.M), out
+
+
+def test_bench_ae_reports_every_share_and_the_lbfgs_ratio():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_ae.py"), "--n", "3000", "--rounds", "3", "--slice", "2",
+         "--repeats", "1", "--lbfgs-rounds", "2", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = re.findall(r"^RESULT (\w+) ratio=\d+\.\d\d target=[\d.]+ ok=(?:True|False)$", proc.stdout, re.M)
+    assert names == ["bench_ae_adam_share", "bench_ae_adadelta_share", "bench_ae_lbfgs", "bench_ae_peak", "bench_ae"], proc.stdout
+    assert re.search(r"(\d\.\d\d) evaluations per iteration", proc.stdout), proc.stdout

@@ -58,7 +58,7 @@ def test_every_problem_reported_with_its_path():
     message = str(info.value)
     assert "datasets[0].source: 'svhn' is not one of ['mnist5k', 'digits', 'lfw_faces', 'bars', 'mnist', 'fashion_mnist', 'olivetti', 'cbcl', 'matrix']" in message
     assert "models[2].grid.beta[1]: -1.0 is less than the minimum of 0" in message
-    assert "models[2].settings.decoder_activation: 'tanh' is not one of ['sigmoid', 'linear', 'relu']" in message
+    assert "models[2].settings.decoder_activation: 'tanh' is not one of ['sigmoid', 'linear', 'relu', 'leaky_relu']" in message
 
 
 @pytest.mark.parametrize(

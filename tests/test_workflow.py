@@ -86,7 +86,7 @@ def test_report_is_self_contained(tiny_run):
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda c: c["models"].append({"type": "cnn", "grid": {"k": [4]}}), "models[3].type: 'cnn' is not one of ['pca', 'nmf', 'sparse_nmf', 'nmf_sc', 'ae', 'pae_nmf']"),
+        (lambda c: c["models"].append({"type": "cnn", "grid": {"k": [4]}}), "models[3].type: 'cnn' is not one of ['pca', 'nmf', 'sparse_nmf', 'nmf_sc', 'ae', 'pae_nmf', 'nnsae']"),
         (lambda c: c["models"][2]["grid"].update(p=[1.5]), "models[2].grid.p[0]: 1.5 is greater than or equal to the maximum of 1"),
         (lambda c: c["models"][2]["grid"].update(p=[0]), "models[2].grid.p[0]: 0 is less than or equal to the minimum of 0"),
         (lambda c: c["models"][2]["grid"].update(beta=[-0.1]), "models[2].grid.beta[0]: -0.1 is less than the minimum of 0"),

@@ -12,7 +12,7 @@ times, and the init and ‖X‖² are once per fit: they cancel). Reference: one
 each timed, the mean over iterations SHORT+1..LONG. The host is shared and its speed drifts, so the
 ratio (reference ÷ ours) is the figure to compare across machines; the absolute seconds are this host's.
 
-    python benchmarks/bench_nmf_sc.py [--iters 5 15] [--k 100] [--device cpu]
+    python benchmarks/bench_nmf_sc.py [--iters 5 15] [--k 100] [--device cpu] [--threads N] [--n N]
 
 RESULT lines: bench_nmf_sc (ours s/iteration, target ≤ 0.35, ok also needs the trajectories to agree),
 bench_nmf_sc_vs_reference (reference ÷ ours per iteration).
@@ -144,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iters", type=int, nargs=2, default=[5, 15], metavar=("SHORT", "LONG"))
     parser.add_argument("--k", type=int, default=100)
+    parser.add_argument("--n", type=int, default=0, help="use only the first n images (0: all; for a quick check)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
@@ -152,6 +153,8 @@ def main() -> None:
     short, long = args.iters
 
     x, source = load_data()
+    if args.n:
+        x, source = x[: args.n], f"the first {args.n} of {source}"
     print(f"X {x.shape} from {source}, k={args.k}, sH={S_H}, sW unconstrained, {args.device}, torch {torch.get_num_threads()} threads")
     fit_ours(x[:1000], args.k, 2, args.device)  # warm-up
     t_short, c_short, _ = fit_ours(x, args.k, short, args.device)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .base import seed_everything
-from .nmf_base import _DTYPES, Factorization, frobenius_cost, init_scale, squared_norm  # noqa: F401 (re-exported)
+from .nmf_base import _DTYPES, Factorization, floor_, frobenius_cost, init_scale, squared_norm  # noqa: F401 (re-exported)
 from .resume import Resume
 
 SOLVERS = ("mu", "hals")
@@ -92,7 +92,7 @@ class NMF(Factorization):
                 # eq. (5)-(6): H ← H ⊙ (X Wᵀ) / (R Wᵀ), R = H W, with R Wᵀ = H (W Wᵀ).
                 num = torch.mm(x, w.T, out=work["num"][:rows])  # (rows, k)
                 den = torch.mm(h, ww, out=work["den"][:rows]).add_(self.config.eps)  # (rows, k)
-                h.mul_(num).div_(den)
+                floor_(h.mul_(num).div_(den))  # above the denormals (nmf_base.floor_)
             return
         wx = torch.mm(w, x.T, out=work["wx"][:, :rows])  # (k, rows): (X Wᵀ)ᵀ
         ht = work["ht"][:, :rows].copy_(h.T)  # (k, rows): Hᵀ, a component per contiguous row
@@ -106,7 +106,7 @@ class NMF(Factorization):
         if self.config.solver == "mu":
             # eq. (7)-(8): W ← W ⊙ (Hᵀ X) / (Hᵀ R), R = H W with the new H; Hᵀ R = (Hᵀ H) W.
             den = (hh @ w).add_(self.config.eps)  # (k, pixels), from W before the update
-            w.mul_(hx).div_(den)
+            floor_(w.mul_(hx).div_(den))
         else:
             grad = torch.empty(min(len(w), HALS_GROUP), w.shape[1], dtype=w.dtype, device=w.device)
             _hals_sweep_(w, hx, hh, _inverse_diagonal(hh), grad, torch.empty_like(w[0]))  # Cichocki & Phan Alg. 2, W step

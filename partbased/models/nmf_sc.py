@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .base import seed_everything
-from .nmf_base import _DTYPES, Factorization, abs_normal, dot64, frobenius_cost, init_scale, squared_norm
+from .nmf_base import _DTYPES, Factorization, abs_normal, dot64, floor_, frobenius_cost, init_scale, squared_norm
 from .resume import Resume
 
 _MU_EPS = 1e-9  # nmfpack's guard in the multiplicative updates
@@ -281,7 +281,7 @@ class NMFSC(Factorization):
                     step_h *= 1.2  # success: slightly larger next time
                     h, hh = h_new, hh_new
                 else:
-                    h = h * xw / (h @ ww + _MU_EPS)  # Lee–Seung MU (nmfpack H.*(W'V)./(W'WH + 1e-9))
+                    h = floor_(h * xw / (h @ ww + _MU_EPS))  # Lee–Seung MU (nmfpack H.*(W'V)./(W'WH + 1e-9)), above the denormals
                     norms = h.norm(dim=0).clamp_min(1e-30)  # (k,): nmfpack renormalises H's rows to unit energy
                     h = h / norms
                     w = w * norms[:, None]  # HW unchanged
@@ -305,7 +305,7 @@ class NMFSC(Factorization):
                     step_w *= 1.2
                     w = w_new
                 else:
-                    w = w * hx / (hh @ w + _MU_EPS)  # Lee–Seung MU (nmfpack W.*(VH')./(WHH' + 1e-9))
+                    w = floor_(w * hx / (hh @ w + _MU_EPS))  # Lee–Seung MU (nmfpack W.*(VH')./(WHH' + 1e-9)), above the denormals
                 obj = frobenius_cost(xx, hx, hh, w)
                 if not np.isfinite(obj):
                     raise FloatingPointError(f"nmf_sc: loss became {obj} at iteration {i}")
@@ -326,7 +326,7 @@ class NMFSC(Factorization):
         xw, ww = xt @ self.W.T, self.W @ self.W.T  # (n, k), (k, k)
         with torch.no_grad():
             for _ in range(self.config.encode_iter):
-                h = h * xw / (h @ ww + _MU_EPS)  # (n, k): Lee–Seung MU with W fixed
+                h = floor_(h * xw / (h @ ww + _MU_EPS))  # (n, k): Lee–Seung MU with W fixed
         return h.cpu().numpy().astype(np.float32)  # (n, k)
 
     def decode(self, codes: np.ndarray, atoms: np.ndarray | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .base import seed_everything
-from .nmf_base import _DTYPES, Factorization, frobenius_cost, init_scale, squared_norm  # decode = H W̄ (eq. 13), atoms = W̄
+from .nmf_base import _DTYPES, Factorization, floor_, frobenius_cost, init_scale, squared_norm  # decode = H W̄ (eq. 13), atoms = W̄
 from .resume import Resume
 
 INITS = ("uniform", "eggert")
@@ -77,7 +77,7 @@ class SparseNMF(Factorization):
 
     def _update_h(self, x: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
         # eq. (17): H_ij ← H_ij (V_iᵀW̄_j) / (R_iᵀW̄_j + λ), R = H W̄ (eq. 13) so R W̄ᵀ = H (W̄W̄ᵀ).
-        return h * (x @ wbar.T) / (h @ gram + self.config.lam + self.config.eps)  # (n, k)
+        return floor_(h * (x @ wbar.T) / (h @ gram + self.config.lam + self.config.eps))  # (n, k), above the denormals
 
     def _update_w(self, hx: torch.Tensor, hh: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
         # eq. (18) with R = H W̄ from the new H (eq. 15); all (n, pixels) products avoided:
@@ -87,7 +87,7 @@ class SparseNMF(Factorization):
         v_w = (hx * wbar).sum(dim=1)  # (k,): Σ_i H_ij V_iᵀW̄_j
         num = hx + r_w[:, None] * wbar  # (k, pixels): numerator of eq. (18)
         den = hh @ wbar + v_w[:, None] * wbar  # (k, pixels): denominator of eq. (18)
-        return wbar * num / (den + self.config.eps)  # (k, pixels): W_j, not yet normalised
+        return floor_(wbar * num / (den + self.config.eps))  # (k, pixels): W_j, not yet normalised
 
     def _cost(self, xx: float, hx: torch.Tensor, hh: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor, gram: torch.Tensor) -> float:
         # eq. (11): ½‖X − HW̄‖² + λΣH, the first term from HᵀX, HᵀH and W̄W̄ᵀ (frobenius_cost).

@@ -17,6 +17,7 @@ FAST = {
     "sparse_nmf": {"max_iter": 100, "encode_iter": 100},
     "nmf_sc": {"max_iter": 30, "encode_iter": 100, "sH": 0.6},
     "pae_nmf": {"epochs": 10},
+    "nnsae": {"epochs": 2},
 }
 
 

@@ -145,7 +145,7 @@ def test_report_is_self_contained(tiny_run):
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda c: c["models"].append({"type": "cnn", "grid": {"k": [4]}}), "models[3].type: 'cnn' is not one of ['pca', 'nmf', 'sparse_nmf', 'nmf_sc', 'ae', 'pae_nmf']"),
+        (lambda c: c["models"].append({"type": "cnn", "grid": {"k": [4]}}), "models[3].type: 'cnn' is not one of ['pca', 'nmf', 'sparse_nmf', 'nmf_sc', 'ae', 'pae_nmf', 'nnsae']"),
         (lambda c: c["models"][2]["grid"].update(p=[1.5]), "models[2].grid.p[0]: penalty 'kl' needs p in (0, 1)"),
         (lambda c: c["models"][2]["settings"].update(batch_size=5000), "models[2].settings.batch_size on dataset 'digits': 5000 is larger than the training split (1257 images)"),
         (lambda c: c["models"][2]["grid"].update(project=[False, True]), "models[2].grid.project: `project` was replaced by `nonneg`"),

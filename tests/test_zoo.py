@@ -1,4 +1,4 @@
-"""Tests of the extra model families (sparse NMF, nmfsc, PAE-NMF), the AE's penalties and options,
+"""Tests of the extra model families (sparse NMF, nmfsc, PAE-NMF, NNSAE), the AE's penalties and options,
 and the linear-AE-vs-PCA check. Small data only: 4×4 bars and scikit-learn's 8×8 digits."""
 
 from __future__ import annotations
@@ -415,6 +415,7 @@ NEW = {
     "sparse_nmf": {"max_iter": 50, "encode_iter": 50, "lam": 0.1},
     "nmf_sc": {"max_iter": 20, "encode_iter": 50, "sH": 0.6},
     "pae_nmf": {"epochs": 5},
+    "nnsae": {"epochs": 2},
 }
 
 

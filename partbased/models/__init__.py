@@ -14,6 +14,7 @@ from .base import Model, resolve_device
 from .checkpoint import load_payload
 from .nmf import NMF, NMFConfig
 from .nmf_sc import NMFSC, NMFSCConfig
+from .nnsae import NNSAE, NNSAEConfig
 from .pae_nmf import PAENMF, PAENMFConfig
 from .pca import PCA, PCAConfig, principal_angles
 from .sparse_nmf import SparseNMF, SparseNMFConfig
@@ -25,6 +26,7 @@ MODELS: dict[str, type[Model]] = {
     "sparse_nmf": SparseNMF,
     "nmf_sc": NMFSC,
     "pae_nmf": PAENMF,
+    "nnsae": NNSAE,
 }
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "NMFSCConfig",
     "PAENMF",
     "PAENMFConfig",
+    "NNSAE",
+    "NNSAEConfig",
 ]
 
 

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 
 from .base import Model, resolve_device, seed_everything
+from .nmf_base import stream
+from .resume import Resume
 
 EULER_GAMMA = 0.5772156649015329  # γ in the Weibull KL (eq. 3)
 FLOOR = 0.001  # the authors' clamp on k and λ
@@ -98,6 +100,7 @@ class PAENMF(Model):
 
     name = "pae_nmf"
     config_class = PAENMFConfig
+    supports_resume = True  # fit(x, resume=Resume(...)) continues a killed run bit for bit
 
     def __init__(self, config: PAENMFConfig | None = None):
         super().__init__(config or PAENMFConfig())
@@ -107,7 +110,9 @@ class PAENMF(Model):
     def _build(self, pixels: int) -> None:
         self.net = WeibullAE(pixels, self.config.k).to(self.device)
 
-    def fit(self, x: np.ndarray) -> "PAENMF":
+    def fit(self, x: np.ndarray, resume: Resume | None = None) -> "PAENMF":
+        """Train on x (n, pixels); with `resume`, continue from its saved weights, Adam state and random
+        streams, and save them every few epochs."""
         cfg = self.config
         seed_everything(cfg.seed)  # weight init draws from the global torch RNG
         data = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=self.device)  # (n, pixels)
@@ -115,27 +120,36 @@ class PAENMF(Model):
             raise ValueError("pae_nmf: input must be finite and non-negative")
         n = data.shape[0]
         self._build(data.shape[1])
-        with torch.no_grad():
-            for layer in (self.net.enc_k, self.net.enc_lam, self.net.dec):
-                layer.weight.abs_()  # see module doc: k, λ start positive; W_f starts feasible
-            h0 = weibull_icdf(*self.net.params(data), 0.5)  # (n, k): the initial medians
-            fit_mean = float(data.mean()) / max(float(self.net.decode(h0).mean()), 1e-12)
-            self.net.dec.weight.mul_(fit_mean)  # start with mean(x̂) = mean(x): no initial rush to shrink h
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
-        generator = torch.Generator().manual_seed(cfg.seed)  # CPU: same order and ε on every device
-        self.history = []
+        # Minibatch order and ε from their own seeded streams, drawn on the CPU: same on every device.
+        order_rng, eps_rng = stream(cfg.seed, "order"), stream(cfg.seed, "eps")
+        state = resume.load() if resume else None
+        if state is not None:
+            self.net.load_state_dict(state["net"])
+            optimizer.load_state_dict(state["optimizer"])
+            order_rng.bit_generator.state, eps_rng.bit_generator.state = state["order_rng"], state["eps_rng"]
+            self.history = state["history"]
+        else:
+            with torch.no_grad():
+                for layer in (self.net.enc_k, self.net.enc_lam, self.net.dec):
+                    layer.weight.abs_()  # see module doc: k, λ start positive; W_f starts feasible
+                h0 = weibull_icdf(*self.net.params(data), 0.5)  # (n, k): the initial medians
+                fit_mean = float(data.mean()) / max(float(self.net.decode(h0).mean()), 1e-12)
+                self.net.dec.weight.mul_(fit_mean)  # start with mean(x̂) = mean(x): no initial rush to shrink h
+            self.history = []
         self.net.train()
-        for epoch in range(cfg.epochs):
+        for epoch in range((state or {}).get("step", 0), cfg.epochs):
             if cfg.lr_halve_every and epoch and epoch % cfg.lr_halve_every == 0:
                 for group in optimizer.param_groups:
                     group["lr"] /= 2  # the authors' "lr halved at intervals"
-            order = torch.randperm(n, generator=generator).to(self.device)  # (n,)
+            order = torch.from_numpy(order_rng.permutation(n)).to(self.device)  # (n,)
             totals = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, recon, kl sums
             for start in range(0, n, cfg.batch_size):
                 batch = data[order[start : start + cfg.batch_size]]  # (batch, pixels)
                 k, lam = self.net.params(batch)  # (batch, k) each
-                eps = EPS_LOW + (EPS_HIGH - EPS_LOW) * torch.rand(k.shape, generator=generator)  # ε ~ U(0.35, 0.65)
-                h = weibull_icdf(k, lam, eps.to(self.device))  # (batch, k): h = λ(−ln ε)^{1/k}
+                u = torch.from_numpy(eps_rng.random(tuple(k.shape), dtype=np.float32)).to(self.device)
+                eps = EPS_LOW + (EPS_HIGH - EPS_LOW) * u  # ε ~ U(0.35, 0.65)
+                h = weibull_icdf(k, lam, eps)  # (batch, k): h = λ(−ln ε)^{1/k}
                 recon = ((self.net.decode(h) - batch) ** 2).sum()  # Σ squared error (eq. 2)
                 kl = weibull_kl(k, lam).sum()  # Σ KL(Weibull(k, λ) ‖ Weibull(1, 1)) (eq. 1, 3)
                 loss = recon + cfg.kl_weight * kl if cfg.kl_weight > 0 else recon  # 0·inf would be NaN
@@ -150,6 +164,15 @@ class PAENMF(Model):
                 raise FloatingPointError(f"pae_nmf: loss became {loss_sum} in epoch {epoch}; try a smaller lr")
             lr_now = optimizer.param_groups[0]["lr"]
             self.history.append({"epoch": epoch, "loss": loss_sum, "recon": recon_sum, "kl": kl_sum, "lr": lr_now})
+            if resume and resume.due(epoch + 1):
+                resume.save({
+                    "step": epoch + 1,  # completed epochs
+                    "net": {key: value.detach().cpu().clone() for key, value in self.net.state_dict().items()},
+                    "optimizer": _to_cpu(optimizer.state_dict()),
+                    "order_rng": order_rng.bit_generator.state,
+                    "eps_rng": eps_rng.bit_generator.state,
+                    "history": list(self.history),
+                })
         self.net.eval()
         self.metadata["device"] = str(self.device)
         return self
@@ -205,3 +228,13 @@ class PAENMF(Model):
         self.net.load_state_dict({key: torch.as_tensor(v) for key, v in state.items()})
         self.net.eval()
 
+
+def _to_cpu(value: Any) -> Any:
+    """A copy of an optimizer state_dict with every tensor on the CPU (nested dicts and lists)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(item) for item in value)
+    return value

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from .base import seed_everything
-from .nmf import _DTYPES, Factorization  # decode = H W̄ (eq. 13), atoms = W̄
+from .nmf_base import _DTYPES, Factorization, floor_, frobenius_cost, init_scale, squared_norm  # decode = H W̄ (eq. 13), atoms = W̄
+from .resume import Resume
+
 INITS = ("uniform", "eggert")
 
 
@@ -45,28 +47,29 @@ class SparseNMF(Factorization):
     """history: {"iteration", "loss"} with loss = eq. (11) cost / n, in float64.
 
     atoms = W̄ (unit-L2 rows); encode = eq. (17) with W̄ fixed; decode = codes @ W̄ (eq. 13).
+    The cost comes from the products HᵀX and HᵀH that the eq. (18) update already forms.
     """
 
     name = "sparse_nmf"
     config_class = SparseNMFConfig
+    supports_resume = True  # fit(x, resume=Resume(...)) continues a killed run bit for bit
 
     def __init__(self, config: SparseNMFConfig | None = None):
         super().__init__(config or SparseNMFConfig())  # self.W: (k, pixels), rows of unit L2 norm: W̄
 
     # -- helpers -------------------------------------------------------------------------------
-    def _rand(self, shape: tuple[int, int], low: float, high: float, offset: int) -> torch.Tensor:
-        # Uniform init on CPU from a seeded generator: same numbers on every device.
-        g = torch.Generator().manual_seed(self.config.seed + offset)
-        u = torch.rand(shape, generator=g, dtype=torch.float64)
-        return (low + (high - low) * u).to(self.device, self.dtype)
-
     def _init_h(self, x: torch.Tensor) -> torch.Tensor:
-        """Seeded initial activities for x (n, pixels): the same draw in fit and encode."""
+        """Seeded initial activities for x (n, pixels), from the H stream: the same draw in fit and encode."""
         n = x.shape[0]
         if self.config.init == "eggert":
-            return self._rand((n, self.config.k), 0.5, 1.0, 1)  # (n, k): U[0.5, 1], Sec. IV A
-        scale = float(np.sqrt(max(float(x.double().mean()), 0.0) / self.config.k)) or 1.0  # as NMF (sklearn)
-        return self._rand((n, self.config.k), 0.0, scale, 1)  # (n, k)
+            return self._uniform("H", (n, self.config.k), 0.5, 1.0)  # (n, k): U[0.5, 1], Sec. IV A
+        return self._uniform("H", (n, self.config.k), 0.0, init_scale(x, self.config.k))  # (n, k), as NMF (sklearn)
+
+    def _init_w(self, x: torch.Tensor) -> torch.Tensor:
+        """Initial W (k, pixels), not yet normalised, from the W stream."""
+        if self.config.init == "eggert":
+            return self._uniform("W", (self.config.k, x.shape[1]), 0.5, 1.0)  # U[0.5, 1], Sec. IV A
+        return self._uniform("W", (self.config.k, x.shape[1]), 0.0, init_scale(x, self.config.k))
 
     @staticmethod
     def _normalise(w: torch.Tensor) -> torch.Tensor:
@@ -74,53 +77,53 @@ class SparseNMF(Factorization):
 
     def _update_h(self, x: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
         # eq. (17): H_ij ← H_ij (V_iᵀW̄_j) / (R_iᵀW̄_j + λ), R = H W̄ (eq. 13) so R W̄ᵀ = H (W̄W̄ᵀ).
-        return h * (x @ wbar.T) / (h @ gram + self.config.lam + self.config.eps)  # (n, k)
+        return floor_(h * (x @ wbar.T) / (h @ gram + self.config.lam + self.config.eps))  # (n, k), above the denormals
 
-    def _update_w(self, x: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor) -> torch.Tensor:
+    def _update_w(self, hx: torch.Tensor, hh: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
         # eq. (18) with R = H W̄ from the new H (eq. 15); all (n, pixels) products avoided:
         #   Σ_i H_ij V_i = (HᵀX)_j,  Σ_i H_ij R_i = (HᵀH W̄)_j,
-        #   Σ_i H_ij (R_iᵀW̄_j) = Σ_i H_ij (H W̄W̄ᵀ)_ij,  Σ_i H_ij (V_iᵀW̄_j) = Σ_i H_ij (X W̄ᵀ)_ij.
-        hx = h.T @ x  # (k, pixels)
-        hh = h.T @ h  # (k, k)
-        gram = wbar @ wbar.T  # (k, k)
+        #   Σ_i H_ij (R_iᵀW̄_j) = Σ_i H_ij (H W̄W̄ᵀ)_ij,  Σ_i H_ij (V_iᵀW̄_j) = ⟨(HᵀX)_j, W̄_j⟩.
         r_w = (h * (h @ gram)).sum(dim=0)  # (k,): Σ_i H_ij R_iᵀW̄_j
-        v_w = (hx * wbar).sum(dim=1)  # (k,): Σ_i H_ij V_iᵀW̄_j = ⟨(HᵀX)_j, W̄_j⟩
+        v_w = (hx * wbar).sum(dim=1)  # (k,): Σ_i H_ij V_iᵀW̄_j
         num = hx + r_w[:, None] * wbar  # (k, pixels): numerator of eq. (18)
         den = hh @ wbar + v_w[:, None] * wbar  # (k, pixels): denominator of eq. (18)
-        return wbar * num / (den + self.config.eps)  # (k, pixels): W_j, not yet normalised
+        return floor_(wbar * num / (den + self.config.eps))  # (k, pixels): W_j, not yet normalised
 
-    def _cost(self, xx: float, x: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor) -> float:
-        # eq. (11) per sample: ½‖X − HW̄‖² + λΣH, expanded as ½(‖X‖² − 2⟨HᵀX, W̄⟩ + ⟨HᵀH, W̄W̄ᵀ⟩),
-        # the small products summed in float64 so monotonicity is visible beyond float32 rounding.
-        h64, w64 = h.double(), wbar.double()
-        cross = float(((h64.T @ x.double()) * w64).sum())
-        quad = float(((h64.T @ h64) * (w64 @ w64.T)).sum())
-        return (0.5 * (xx - 2 * cross + quad) + self.config.lam * float(h64.sum())) / x.shape[0]
+    def _cost(self, xx: float, hx: torch.Tensor, hh: torch.Tensor, h: torch.Tensor, wbar: torch.Tensor, gram: torch.Tensor) -> float:
+        # eq. (11): ½‖X − HW̄‖² + λΣH, the first term from HᵀX, HᵀH and W̄W̄ᵀ (frobenius_cost).
+        return frobenius_cost(xx, hx, hh, wbar, gram) + self.config.lam * float(h.sum(dtype=torch.float64))
 
     # -- Model interface -----------------------------------------------------------------------
-    def fit(self, x: np.ndarray) -> "SparseNMF":
+    def fit(self, x: np.ndarray, resume: Resume | None = None) -> "SparseNMF":
+        """Train on x (n, pixels); with `resume`, continue from its saved W̄, H and save every few iterations."""
         cfg = self.config
         seed_everything(cfg.seed)
         xt = self._as_tensor(x, "fit")  # (n, pixels)
-        n, pixels = xt.shape
-        h = self._init_h(xt)  # (n, k)
-        if cfg.init == "eggert":
-            w = self._rand((cfg.k, pixels), 0.5, 1.0, 0)  # (k, pixels): U[0.5, 1], Sec. IV A
+        n = xt.shape[0]
+        xx = squared_norm(xt)  # ‖X‖², once
+        state = resume.load() if resume else None
+        if state is not None:
+            h, w = state["h"].to(self.device), state["w"].to(self.device)
+            self.history = state["history"]
         else:
-            scale = float(np.sqrt(max(float(xt.double().mean()), 0.0) / cfg.k)) or 1.0
-            w = self._rand((cfg.k, pixels), 0.0, scale, 0)  # (k, pixels)
-            h = h * w.norm(dim=1)[None, :]  # (n, k): keeps H W̄ = H W of the NMF init after normalising
-        w = self._normalise(w)  # point 2
-        xx = float((xt.double() ** 2).sum())  # ‖X‖², once
-        self.history = [{"iteration": 0, "loss": self._cost(xx, xt, h, w)}]
+            h, w = self._init_h(xt), self._init_w(xt)  # (n, k), (k, pixels)
+            if cfg.init == "uniform":
+                h = h * w.norm(dim=1)[None, :]  # (n, k): keeps H W̄ = H W of the NMF init after normalising
+            w = self._normalise(w)  # point 2
+            self.history = [{"iteration": 0, "loss": self._cost(xx, h.T @ xt, h.T @ h, h, w, w @ w.T) / n}]
+        gram = w @ w.T  # (k, k): W̄W̄ᵀ
         with torch.no_grad():
-            for i in range(1, cfg.max_iter + 1):
-                h = self._update_h(xt, h, w, w @ w.T)  # eq. (17), points 3–4
-                w = self._normalise(self._update_w(xt, h, w))  # eq. (18), points 5–6, then point 2
-                loss = self._cost(xx, xt, h, w)
+            for i in range((state or {}).get("step", 0) + 1, cfg.max_iter + 1):
+                h = self._update_h(xt, h, w, gram)  # eq. (17), points 3–4
+                hx, hh = h.T @ xt, h.T @ h  # (k, pixels), (k, k) of the new H
+                w = self._normalise(self._update_w(hx, hh, h, w, gram))  # eq. (18), points 5–6, then point 2
+                gram = w @ w.T  # for the cost and the next eq. (17)
+                loss = self._cost(xx, hx, hh, h, w, gram) / n
                 if not np.isfinite(loss):
                     raise FloatingPointError(f"sparse_nmf: loss became {loss} at iteration {i}")
                 self.history.append({"iteration": i, "loss": loss})
+                if resume and resume.due(i):
+                    resume.save({"step": i, "h": h.cpu().clone(), "w": w.cpu().clone(), "history": list(self.history)})
         self.W = w
         self.metadata["device"] = str(self.device)
         return self
@@ -135,4 +138,3 @@ class SparseNMF(Factorization):
             for _ in range(self.config.encode_iter):
                 h = self._update_h(xt, h, self.W, gram)  # eq. (17), W̄ fixed
         return h.cpu().numpy().astype(np.float32)  # (n, k)
-

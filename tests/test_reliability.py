@@ -386,7 +386,7 @@ def test_grid_of_200_with_diverging_points_and_a_killed_job(tmp_path):
     """--keep-going: diverging points are rows with status diverged, a SIGKILLed training fails alone;
     one rerun trains only that point (resuming it) and the table has exactly one row per grid point."""
     write_config(tmp_path, GRID_200)
-    points, _ = build_grid(validate_config(copy.deepcopy(GRID_200)))
+    points = build_grid(validate_config(copy.deepcopy(GRID_200)))
     assert len(points) == 200
     # 401 jobs, most of their time spent starting Python and importing torch/scikit-learn: the table is the
     # target (no figures), and one job per point is the minimum the workflow runs

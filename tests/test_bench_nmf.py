@@ -26,7 +26,7 @@ def test_bench_nmf_prints_its_three_results():
 
 
 def test_bench_nmf_sc_trajectory_equals_the_former_implementation():
-    out = run("bench_nmf_sc.py", "--n", "500", "--k", "5", "--iters", "2", "5", "--threads", "1")
+    out = run("bench_nmf_sc.py", "--n", "500", "--k", "5", "--iters", "2", "5", "--repeats", "1", "--threads", "1")
     assert re.search(r"^RESULT bench_nmf_sc seconds=-?\d+\.\d{3} target=0\.35 ok=(True|False)$", out, re.M), out
     assert re.search(r"^RESULT bench_nmf_sc_vs_reference ratio=-?\d+\.\d target=none ok=True$", out, re.M), out
     assert "step sizes identical" in out

@@ -59,15 +59,17 @@ def point(wildcards):
 
 def point_run(wildcards):
     """What training a point computes from: family, hyperparams (grid values and seed), settings (every other
-    parameter, defaults included). The device is not in it: it comes from the `device` resource."""
+    parameter, defaults included), the split it is fitted on. The device is not in it: it comes from the `device`
+    resource."""
     p = point(wildcards)
-    return {"family": p.family, "hyperparams": p.hyperparams, "settings": p.settings}
+    return {"family": p.family, "hyperparams": p.hyperparams, "settings": p.settings, "fit_split": p.fit_split}
 
 
 def point_identity(wildcards):
-    """The leading columns of the point's metrics row: every effective parameter, not only the grid's."""
+    """The leading columns of the point's metrics row: every effective parameter, not only the grid's, and the
+    split it was fitted on."""
     p = point(wildcards)
-    return {"dataset": p.dataset, "model": p.model, "family": p.family, **p.config}
+    return {"dataset": p.dataset, "model": p.model, "family": p.family, "fit_split": p.fit_split, **p.config}
 
 
 def point_gpus(wildcards):

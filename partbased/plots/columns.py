@@ -55,6 +55,7 @@ METRICS = {
     "bars_recovery": Metric("single bars recovered (cos ≥ 0.9)", "higher", short="bars recovered", digits=2),
     "pca_angle_max": Metric("max principal angle to PCA (°)", "descriptive", short="angle to PCA (°)", digits=1),
     "atoms_rank": Metric("rank of the atoms", "descriptive", short="atoms rank", digits=0, drawn=False),
+    "epochs_run": Metric("epochs (iterations) run", "descriptive", research=False, short="epochs run", digits=0, drawn=False),
     "train_seconds": Metric("training seconds", "lower", log=True, research=False, short="train s", digits=1),
 }
 

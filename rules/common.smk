@@ -23,6 +23,7 @@ for _p in POINTS:
     POINTS_BY_DATASET.setdefault(_p.dataset, []).append(_p)
 # Rule params are sorted dicts: Snakemake compares them by repr, so the order keys are written in must not count.
 EVALUATION = sorted_dict(config["evaluation"])
+PUBLISHED = sorted_dict(config.get("published", []))  # the published values compared with this run's, if any
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
 FIGURES = sorted_dict({key: value for key, value in config["figures"].items() if key != "per_point"})
 
@@ -147,6 +148,7 @@ def per_point_figures():
 def all_targets():
     return [
         rules.aggregate_metrics.output.table,
+        *(rules.compare_published.output if PUBLISHED else []),
         *metric_figures(),
         *(per_point_figures() if config["figures"]["per_point"] else []),
     ]

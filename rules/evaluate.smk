@@ -33,3 +33,27 @@ rule aggregate_metrics:
         "../envs/evaluate.yaml"
     script:
         "../scripts/aggregate_metrics.py"
+
+
+rule compare_published:
+    input:
+        table=rules.aggregate_metrics.output.table,
+    output:
+        table=report(
+            "results/comparison.csv",
+            caption="../report/comparison_published.rst",
+            category="Published vs this run",
+        ),
+        page=report(
+            "results/comparison.html",
+            caption="../report/comparison_published.rst",
+            category="Published vs this run",
+        ),
+    log:
+        "results/logs/compare_published.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        published=PUBLISHED,
+    script:
+        "../scripts/compare_published.py"

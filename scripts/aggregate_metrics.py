@@ -2,8 +2,9 @@
 
 input: one-row CSVs; output.table: metrics.csv with dataset, model, family, one column per parameter (every
 effective setting of every family, sorted by name: a family without it leaves the cell empty), seed, the
-metrics, epochs_run (epochs or iterations the fit ran, where the family reports them: the AE), train_seconds and status (ok | diverged). Integers stay integers: `k` prints 16, not 16.0, also
-where other families leave the column empty.
+metrics, epochs_run (epochs or iterations the fit ran, where the family reports them: the AE), train_seconds and
+status (ok | diverged). Integers stay integers: `k` prints 16, not 16.0, also where other families leave the column
+empty.
 """
 
 import pandas as pd

@@ -92,3 +92,5 @@ def test_workflow_writes_the_comparison_of_a_config_with_published_values(tiny_r
     assert by_metric[("pca", "recon_error")].relative_deviation == pytest.approx(-0.5) and set(out["n_points"]) == {1}
     page = (workdir / "results" / "comparison.html").read_text()
     assert page.count("<tr>") == 1 + 3 and "a paper, Table 1" in page and "relative_deviation" in page
+    snakemake(workdir, "--report", "results/report.html")  # the comparison is a page of the report
+    assert "Published vs this run" in (workdir / "results" / "report.html").read_text()

@@ -230,6 +230,33 @@ def _file_errors(config: dict, root: Path) -> list[str]:
     return errors
 
 
+def _published_errors(config: dict, schema: dict) -> list[str]:
+    """Each published entry must name a dataset and a model of this config that runs on it, and a point whose every
+    key is a parameter of that model with a value its grid (or settings, or seeds) has."""
+    errors = []
+    names = [d["name"] for d in config["datasets"]]
+    entries = {m.get("name", m["type"]): (i, m) for i, m in enumerate(config["models"])}
+    for j, published in enumerate(config.get("published", [])):
+        where = f"published[{j}]"
+        if published["dataset"] not in names:
+            errors.append(f"{where}.dataset: unknown dataset {published['dataset']!r}; known: {names}")
+        if published["model"] not in entries:
+            errors.append(f"{where}.model: unknown model {published['model']!r}; known: {list(entries)}")
+            continue
+        i, entry = entries[published["model"]]
+        if published["dataset"] in names and published["dataset"] not in entry.get("datasets", names):
+            errors.append(f"{where}: models[{i}] ({published['model']}) does not run on dataset {published['dataset']!r}")
+        fields = family_fields(schema, entry["type"])
+        grid, settings = entry_grid(entry, fields), entry_settings(entry, fields)
+        allowed = grid | {key: [value] for key, value in settings.items()} | {"seed": [int(seed) for seed in entry["seeds"]]}
+        for key, value in published["point"].items():
+            if key not in allowed:
+                errors.append(f"{where}.point.{key}: not a parameter of models[{i}] ({entry['type']}); known: {sorted(allowed)}")
+            elif canonical(value, fields.get(key, Field("int", False, 0))) not in allowed[key]:
+                errors.append(f"{where}.point.{key}: {value!r} is not a value models[{i}] runs; it runs {allowed[key]}")
+    return errors
+
+
 def _semantic_errors(config: dict, schema: dict, root: Path) -> list[str]:
     """What a schema cannot say: uniqueness, cross-references, rules across parameters, sizes, files."""
     errors = []
@@ -259,7 +286,7 @@ def _semantic_errors(config: dict, schema: dict, root: Path) -> list[str]:
         errors += _duplicate_values(i, m, schema)
         if not unknown and not both:
             errors += _point_errors(i, m, datasets, schema)
-    return errors
+    return errors + _published_errors(config, schema)
 
 
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH, root: str | Path | None = None) -> dict:

@@ -26,7 +26,19 @@ def ae_problems(cfg: Mapping) -> list[tuple[str, str]]:
                 f"penalty 'kl' with beta {cfg['beta']} needs codes in [0, 1] (encoder_activation 'sigmoid', report Sec. 3.2), "
                 f"got {cfg['encoder_activation']!r}; choose a penalty among ['l2', 'eps_l1', 'log', 'none'], or beta 0",
             ))
+    if cfg.get("early_stopping_patience", 0) > 0 and cfg["optimizer"] not in MINIBATCH_OPTIMIZERS:
+        # Keras' EarlyStopping watches the validation loss once per epoch; an L-BFGS iteration is no epoch of minibatches
+        problems.append((
+            "early_stopping_patience",
+            f"early stopping (patience {cfg['early_stopping_patience']}) needs a minibatch optimizer {list(MINIBATCH_OPTIMIZERS)}, "
+            f"got optimizer {cfg['optimizer']!r}; L-BFGS stops by lbfgs_opt_tol/lbfgs_prog_tol",
+        ))
     return problems
+
+
+def validation_needed(family: str, cfg: Mapping) -> bool:
+    """Whether training `family` with `cfg` reads held-out data (the AE's early stopping watches its loss)."""
+    return family == "ae" and cfg.get("early_stopping_patience", 0) > 0
 
 
 def size_problems(family: str, cfg: Mapping, n_train: int | None, pixels: int | None) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ class GridPoint:
     params: str  # the path below the model: grid keys sorted, then seed, e.g. "beta~0.1/k~16/seed~0"
     hyperparams: dict = field(hash=False)  # grid values of this point and its seed, canonical, sorted by key
     settings: dict = field(hash=False)  # every other parameter: the entry's settings over the family defaults, sorted
+    fit_split: str = "train"  # the split training reads (the entry's fit_split): "train", or "test" (nmfsc as Ponchon ran it)
 
     @property
     def config(self) -> dict:
@@ -60,7 +61,10 @@ def build_grid(config: dict, schema_path: str | Path = SCHEMA_PATH) -> list[Grid
                 hyperparams = dict(sorted((grid_values | {"seed": int(seed)}).items()))
                 combos.append((point_path(grid_values, int(seed)), hyperparams))
         for dataset in entry.get("datasets", datasets):
-            points += [GridPoint(dataset, name, entry["type"], path, hyperparams, dict(settings)) for path, hyperparams in combos]
+            points += [
+                GridPoint(dataset, name, entry["type"], path, hyperparams, dict(settings), entry.get("fit_split", "train"))
+                for path, hyperparams in combos
+            ]
     return points
 
 

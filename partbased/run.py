@@ -23,10 +23,12 @@ log = logging.getLogger("partbased")
 
 
 
-def fingerprint(model: Model, x: np.ndarray) -> dict:
-    """What a resume state must match to be reused: family, config (run environment left out), training data."""
+def fingerprint(model: Model, x: np.ndarray, x_val: np.ndarray | None = None) -> dict:
+    """What a resume state must match to be reused: family, config (run environment left out), training data and
+    the held-out data it watches (when it does)."""
     config = {key: value for key, value in dataclasses.asdict(model.config).items() if key not in RUN_ENVIRONMENT}
-    return {"model": model.name, "config": config, "data": data_digest(x)}
+    out = {"model": model.name, "config": config, "data": data_digest(x)}
+    return out if x_val is None else out | {"validation": data_digest(x_val)}
 
 
 def attempts_log_path(checkpoint_path: str | Path) -> Path:
@@ -45,6 +47,7 @@ def run_point(
     checkpoint_every: int = 10,
     progress_every_s: float = 5.0,
     metadata: dict | None = None,
+    x_val: np.ndarray | None = None,
 ) -> Model:
     """Train `family` with `params` (grid values and settings, seed included) on x (n, pixels), on `device`.
 
@@ -54,7 +57,8 @@ def run_point(
     `train_seconds` then counts the earlier attempts too. A FloatingPointError from fit (a NaN/inf
     loss) is recorded as status "diverged" with its message, not raised. `metadata` (say image_shape)
     is saved with the checkpoint. The log lines of an attempt that does not finish are kept in
-    checkpoint_path + ".attempts.log" and copied into the log of the attempt that does.
+    checkpoint_path + ".attempts.log" and copied into the log of the attempt that does. x_val: held-out rows
+    the fit watches (the AE's early stopping), given to fit only when not None.
     """
     checkpoint_path, history_path = Path(checkpoint_path), Path(history_path)
     attempts = attempts_log_path(checkpoint_path)
@@ -65,7 +69,7 @@ def run_point(
     keep.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     log.addHandler(keep)
     try:
-        model = _train(family, params, x, checkpoint_path, history_path, device, checkpoint_every, progress_every_s, metadata or {})
+        model = _train(family, params, x, x_val, checkpoint_path, history_path, device, checkpoint_every, progress_every_s, metadata or {})
     finally:
         log.removeHandler(keep)
         keep.close()
@@ -73,17 +77,18 @@ def run_point(
     return model
 
 
-def _train(family, params, x, checkpoint_path, history_path, device, checkpoint_every, progress_every_s, metadata) -> Model:
+def _train(family, params, x, x_val, checkpoint_path, history_path, device, checkpoint_every, progress_every_s, metadata) -> Model:
     model = build_model(family, params, device=device)
-    log.info("training %s %s on %s", family, model.config, x.shape)
+    log.info("training %s %s on %s%s", family, model.config, x.shape, "" if x_val is None else f", watching {x_val.shape} held out")
     resume = None
     if model.supports_resume:  # a killed job continues where it stopped
-        resume = Resume(Path(f"{checkpoint_path}.resume"), checkpoint_every, fingerprint(model, x))
+        resume = Resume(Path(f"{checkpoint_path}.resume"), checkpoint_every, fingerprint(model, x, x_val))
         resume.on_save = lambda state: write_table(model.history_frame(), history_path)
     start = time.perf_counter()
     model.observe_history(ProgressLog(model.progress, progress_every_s, elapsed=resume.elapsed if resume else None))
+    kwargs = ({"resume": resume} if resume else {}) | ({} if x_val is None else {"x_val": x_val})
     try:
-        model.fit(x, resume=resume) if resume else model.fit(x)
+        model.fit(x, **kwargs)
         status, error = "ok", ""
     except FloatingPointError as exc:  # a diverging point is recorded, not allowed to kill the sweep
         status, error = "diverged", str(exc)

@@ -25,6 +25,7 @@ for _p in POINTS:
 BARS_SIZES = sorted_dict({name: d["size"] for name, d in DATASETS.items() if d["source"] == "bars"})
 # Rule params are sorted dicts: Snakemake compares them by repr, so the order keys are written in must not count.
 EVALUATION = sorted_dict(config["evaluation"])
+PUBLISHED = sorted_dict(config.get("published", []))  # the published values compared with this run's, if any
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
 FIGURES = sorted_dict({key: value for key, value in config["figures"].items() if key != "per_point"})
 
@@ -61,15 +62,17 @@ def point(wildcards):
 
 def point_run(wildcards):
     """What training a point computes from: family, hyperparams (grid values and seed), settings (every other
-    parameter, defaults included). The device is not in it: it comes from the `device` resource."""
+    parameter, defaults included), the split it is fitted on. The device is not in it: it comes from the `device`
+    resource."""
     p = point(wildcards)
-    return {"family": p.family, "hyperparams": p.hyperparams, "settings": p.settings}
+    return {"family": p.family, "hyperparams": p.hyperparams, "settings": p.settings, "fit_split": p.fit_split}
 
 
 def point_identity(wildcards):
-    """The leading columns of the point's metrics row: every effective parameter, not only the grid's."""
+    """The leading columns of the point's metrics row: every effective parameter, not only the grid's, and the
+    split it was fitted on."""
     p = point(wildcards)
-    return {"dataset": p.dataset, "model": p.model, "family": p.family, **p.config}
+    return {"dataset": p.dataset, "model": p.model, "family": p.family, "fit_split": p.fit_split, **p.config}
 
 
 def point_gpus(wildcards):
@@ -148,6 +151,7 @@ def all_targets():
     return [
         rules.aggregate_metrics.output.table,
         *rules.check_claims.output,
+        *(rules.compare_published.output if PUBLISHED else []),
         *metric_figures(),
         *(per_point_figures() if config["figures"]["per_point"] else []),
     ]

@@ -53,3 +53,27 @@ rule check_claims:
         bars_sizes=BARS_SIZES,
     script:
         "../scripts/check_claims.py"
+
+
+rule compare_published:
+    input:
+        table=rules.aggregate_metrics.output.table,
+    output:
+        table=report(
+            "results/comparison.csv",
+            caption="../report/comparison_published.rst",
+            category="Published vs this run",
+        ),
+        page=report(
+            "results/comparison.html",
+            caption="../report/comparison_published.rst",
+            category="Published vs this run",
+        ),
+    log:
+        "results/logs/compare_published.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        published=PUBLISHED,
+    script:
+        "../scripts/compare_published.py"

@@ -2,8 +2,9 @@
 
 input: one-row CSVs; output.table: metrics.csv with dataset, model, family, one column per parameter (every
 effective setting of every family, sorted by name: a family without it leaves the cell empty), seed, the
-metrics, train_seconds and status (ok | diverged). Integers stay integers: `k` prints 16, not 16.0, also
-where other families leave the column empty.
+metrics, epochs_run (epochs or iterations the fit ran, where the family reports them: the AE), train_seconds and
+status (ok | diverged). Integers stay integers: `k` prints 16, not 16.0, also where other families leave the column
+empty.
 """
 
 import pandas as pd
@@ -32,7 +33,7 @@ def main(row_paths: list[str], table_path: str, log_path: str) -> None:
     log = log_to(log_path)
     table = concat_rows([pd.read_csv(p) for p in row_paths])
     identity = ["dataset", "model", "family"]
-    tail = ["seed", *METRIC_KEYS, *STRUCTURE_KEYS, "train_seconds", "status"]
+    tail = ["seed", *METRIC_KEYS, *STRUCTURE_KEYS, "epochs_run", "train_seconds", "status"]
     params = sorted(c for c in table.columns if c not in identity + tail)
     table = table[identity + params + [c for c in tail if c in table]]
     table = table.sort_values(identity + params + ["seed"], kind="stable", key=by_text).reset_index(drop=True)

@@ -22,10 +22,17 @@ def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, e
     if model.diverged:  # no metrics of a diverged model: NaN, with the status saying why
         metrics = dict.fromkeys(METRIC_KEYS + STRUCTURE_KEYS, float("nan"))
     else:
-        metrics = evaluate(model, test.x, test.labels, test.image_shape, SVMProtocol(**evaluation["svm"]), seed=evaluation["seed"])
+        # a model fitted on these very test images is evaluated on the codes its fit found (nmfsc's H), where it has them
+        codes = model.fitted_codes if point["fit_split"] == "test" else None
+        metrics = evaluate(
+            model, test.x, test.labels, test.image_shape, SVMProtocol(**evaluation["svm"]), seed=evaluation["seed"], codes=codes
+        )
         bars_size = test.spec["size"] if test.spec["source"] == "bars" else None
         metrics |= structure_metrics(model, read_split(zarr_path, "train").x, bars_size)
-    row = {**point, **metrics, "train_seconds": model.metadata["train_seconds"], "status": model.metadata["status"]}
+    row = {
+        **point, **metrics, "epochs_run": model.metadata.get("epochs_run"), "train_seconds": model.metadata["train_seconds"],
+        "status": model.metadata["status"],
+    }  # fmt: skip
     write_table(pd.DataFrame([row]), metrics_path)
     log.info("metrics: %s", row)
 

@@ -130,7 +130,7 @@ def test_seed_streams_do_not_overlap(digits, family):
     # through the models: W of seed 1 shares nothing with the start of seed 0's H
     w1 = build_model(family, {"k": 4, "max_iter": 0, "seed": 1, "device": "cpu"}).fit(digits[:50]).atoms
     m0 = build_model(family, {"k": 4, "max_iter": 0, "seed": 0, "device": "cpu"}).fit(digits[:50])
-    h0 = m0.H.numpy() if family == "nmf" else m0.train_codes if family == "nmf_sc" else None
+    h0 = m0.H.numpy() if family == "nmf" else m0.fitted_codes if family == "nmf_sc" else None
     if h0 is not None:
         assert not np.isin(w1.ravel()[:16], h0.ravel()).any()
 
@@ -164,8 +164,8 @@ def test_sparse_nmf_cost_is_eq_11():
 
 def test_nmf_sc_cost_is_the_residual(digits):
     model = build_model("nmf_sc", {"k": 6, "max_iter": 15, "sH": 0.6, "dtype": "float64", "device": "cpu"}).fit(digits[:400])
-    direct = loss64(digits[:400], model.scale * model.train_codes.astype(np.float64), model.W.numpy())
-    assert model.history[-1]["loss"] == pytest.approx(direct, rel=1e-6)  # train_codes are float32 copies
+    direct = loss64(digits[:400], model.scale * model.fitted_codes.astype(np.float64), model.W.numpy())
+    assert model.history[-1]["loss"] == pytest.approx(direct, rel=1e-6)  # fitted_codes are float32 copies
 
 
 # -- the batched Hoyer projection ------------------------------------------------------------------

@@ -47,8 +47,9 @@ def test_metrics_table_contents(tiny_run):
     table = pd.read_csv(tiny_run / "results" / "metrics.csv")
     assert len(table) == N_POINTS
     # every effective parameter of every family in the run is a column (not only the grid's k and beta), sorted
-    params = sorted({f.name for family in ("pca", "nmf", "ae") for f in dataclasses.fields(MODELS[family].config_class)} - {"seed", "device"})
-    expected = ["dataset", "model", "family", *params, "seed", *METRIC_KEYS, *STRUCTURE_KEYS, "train_seconds", "status"]
+    fields = {f.name for family in ("pca", "nmf", "ae") for f in dataclasses.fields(MODELS[family].config_class)}
+    params = sorted(fields - {"seed", "device"} | {"fit_split"})  # and the split each point was fitted on
+    expected = ["dataset", "model", "family", *params, "seed", *METRIC_KEYS, *STRUCTURE_KEYS, "epochs_run", "train_seconds", "status"]
     assert list(table.columns) == expected
     assert set(table["dataset"]) == {"digits", "bars"}
     assert table.groupby("dataset")["model"].value_counts().to_dict() == {
@@ -81,6 +82,8 @@ def test_metrics_table_contents(tiny_run):
     ae, nmf = table[table["model"] == "ae"], table[table["model"] == "nmf"]
     assert (ae["epochs"] == 10).all() and (ae["nonneg"] == "project").all() and (ae["penalty"] == "kl").all()
     assert (nmf["max_iter"] == 50).all() and nmf["epochs"].isna().all() and table.loc[table["model"] == "pca", "max_iter"].isna().all()
+    assert (table["fit_split"] == "train").all()
+    assert (ae["epochs_run"] == 10).all() and nmf["epochs_run"].isna().all()  # the AE reports the epochs it ran
 
 
 def test_claims_checked(tiny_run):

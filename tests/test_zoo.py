@@ -348,11 +348,11 @@ def test_nmf_sc_constraints_and_progress(digits, sW, sH):
     loss = np.array([row["loss"] for row in model.history])
     assert loss[-1] < 0.5 * loss[0] and np.all(np.diff(loss) <= 1e-12 * loss[:-1])  # accepted steps never increase
     if sH is not None:  # per component, across the training samples (columns of our codes)
-        np.testing.assert_allclose(hoyer_sparseness(model.train_codes.T.astype(np.float64)), sH, atol=1e-6)
-        np.testing.assert_allclose(np.linalg.norm(model.train_codes, axis=0), 1, rtol=1e-5)
+        np.testing.assert_allclose(hoyer_sparseness(model.fitted_codes.T.astype(np.float64)), sH, atol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(model.fitted_codes, axis=0), 1, rtol=1e-5)
     if sW is not None:
         np.testing.assert_allclose(hoyer_sparseness(model.atoms.astype(np.float64)), sW, atol=1e-5)
-    assert model.atoms.min() >= 0 and model.train_codes.min() >= 0
+    assert model.atoms.min() >= 0 and model.fitted_codes.min() >= 0
 
 
 def test_nmf_sc_scale_and_encode(digits):
@@ -360,7 +360,7 @@ def test_nmf_sc_scale_and_encode(digits):
     model = build_model("nmf_sc", {"k": 8, "max_iter": 60, "encode_iter": 300, "sH": 0.5}).fit(x)
     assert model.scale == 16.0
     fit_mse = 2 * model.history[-1]["loss"] / x.shape[1]  # loss = ½‖X − s·HW‖²/n in the data's units
-    train_mse = np.mean((model.decode(model.train_codes) - x) ** 2)
+    train_mse = np.mean((model.decode(model.fitted_codes) - x) ** 2)
     assert train_mse == pytest.approx(fit_mse, rel=1e-3)
     # unconstrained encoding of the same data can only fit better than the sH-constrained codes
     assert np.mean((model.decode(model.encode(x)) - x) ** 2) <= 1.01 * fit_mse

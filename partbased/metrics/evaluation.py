@@ -40,6 +40,7 @@ def evaluate(
     seed: int,
     *,
     device: str = "auto",
+    codes: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All metrics of [REF] on the test set; encodes x_test once and decodes the codes once.
 
@@ -47,10 +48,14 @@ def evaluate(
     svm_accuracy, svm_accuracy_std, svm_converged (fraction of the protocol's SVM fits that converged
     within max_iter, 1.0 = all; the three are NaN when labels is None: not computed), dilation_error,
     dilation_error_recon, latent_kl (mean over test samples of KL(q(z|x) ‖ prior), summed over the latent
-    dimensions: for models with a `prior_kl(x)` (PAE-NMF), else NaN). device: where the torch SVM solver runs ("auto" = CUDA when present).
+    dimensions: for models with a `prior_kl(x)` (PAE-NMF), else NaN). device: where the torch SVM solver runs
+    ("auto" = CUDA when present). codes (n, k): the codes of x_test to use instead of model.encode(x_test) (a
+    model fitted on x_test: the codes its fit found).
     """
     start = time.perf_counter()
-    codes = model.encode(x_test)
+    if codes is not None and codes.shape != (len(x_test), model.atoms.shape[0]):
+        raise ValueError(f"evaluate: codes of shape {codes.shape} for {len(x_test)} test images and {model.atoms.shape[0]} atoms")
+    codes = model.encode(x_test) if codes is None else codes
     x_hat = model.decode(codes)
     log.info("evaluate: %d test images encoded and decoded in %.1f s", len(x_test), time.perf_counter() - start)
     dil_in, dil_recon = _dilation_errors_from_codes(model, codes, x_test, image_shape, x_hat=x_hat)

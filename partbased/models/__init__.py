@@ -98,4 +98,6 @@ def load_model(path: str | Path, device: str = "cpu") -> Model:
         model.load_state_dict(payload["state"])
     model.history = list(payload.get("history", []))
     model.metadata = dict(payload.get("metadata", {}))
+    codes = payload.get("fitted_codes")
+    model.fitted_codes = None if codes is None else codes.numpy()
     return model

@@ -104,6 +104,11 @@ class AEConfig:
     lbfgs_opt_tol: float = 1e-5  # stop when max|∇L| <= this; minFunc's optTol
     lbfgs_prog_tol: float = 1e-9  # stop when |ΔL| or max|Δθ| < this; minFunc's progTol
     lbfgs_dtype: str = "float64"  # precision of the L-BFGS loss and gradient (its own vectors are always float64)
+    # Keras 2 EarlyStopping(monitor="val_loss", min_delta, patience) as Ponchon's ShallowAE.train sets it (patience 10,
+    # min_delta 1e-4, the test images as validation data): stop once the validation loss has gone `patience` epochs
+    # without falling more than min_delta below its best. 0 = off (train all `epochs`). Minibatch optimizers only.
+    early_stopping_patience: int = 0
+    early_stopping_min_delta: float = 0.0
 
     def __post_init__(self):
         if self.decoder_activation not in ACTIVATIONS:
@@ -129,6 +134,8 @@ class AEConfig:
             raise ValueError(f"ae: need leaky_slope >= 0, 0 <= adadelta_rho < 1, adadelta_eps > 0; got {self}")
         if self.lbfgs_history < 1 or self.lbfgs_opt_tol < 0 or self.lbfgs_prog_tol < 0:
             raise ValueError(f"ae: need lbfgs_history >= 1, lbfgs_opt_tol >= 0, lbfgs_prog_tol >= 0; got {self}")
+        if self.early_stopping_patience < 0 or self.early_stopping_min_delta < 0:
+            raise ValueError(f"ae: need early_stopping_patience >= 0, early_stopping_min_delta >= 0; got {self}")
 
 
 # --------------------------------------------------------------------------- penalties (pure)
@@ -302,10 +309,43 @@ def _generator(seed: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
-class AE(Model):
-    """history per epoch: {"epoch", "loss", "recon", "sparsity" (Σ_j S, unweighted), "decay" (weighted)}.
+class EarlyStopping:
+    """Keras 2's EarlyStopping(monitor="val_loss", mode "min", min_delta, patience), as in Keras 2.1–2.2
+    (keras/callbacks.py): best starts at +inf; an epoch improves when val_loss < best − min_delta (Keras negates
+    min_delta in min mode and tests np.less(current − min_delta, best)), which sets best = val_loss and wait = 0;
+    any other epoch (NaN included) adds 1 to wait, and training stops once wait >= patience. The weights are
+    those of the last epoch run: Keras 2.1/2.2 does not restore the best ones (2.2.3 added restore_best_weights,
+    off by default)."""
 
-    Adam/Adadelta: batch means over the epoch. L-BFGS: one full-batch iteration per epoch, values at its
+    def __init__(self, patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.wait, self.stopped_epoch = float("inf"), 0, None
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_epoch is not None
+
+    def update(self, val_loss: float, epoch: int) -> None:
+        if val_loss < self.best - self.min_delta:
+            self.best, self.wait = val_loss, 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.stopped_epoch = epoch
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "wait": self.wait, "stopped_epoch": self.stopped_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.wait, self.stopped_epoch = float(state["best"]), int(state["wait"]), state["stopped_epoch"]
+
+
+class AE(Model):
+    """history per epoch: {"epoch", "loss", "recon", "sparsity" (Σ_j S, unweighted), "decay" (weighted)}, plus
+    "val_loss" when fit was given held-out rows (x_val).
+
+    Adam/Adadelta: batch means over the epoch; with early stopping the history ends at the epoch it stopped
+    (metadata["epochs_run"], metadata["early_stopping"]). L-BFGS: one full-batch iteration per epoch, values at its
     start; when L-BFGS stops early (minFunc's tolerances, metadata["lbfgs"]["stop"]), one last row holds
     the values at the final point.
     """
@@ -464,10 +504,16 @@ class AE(Model):
             torch.addmm(grd.we_aug, delta.T, xc, beta=acc, out=grd.we_aug)  # [∂L/∂W_e | ∂L/∂b_e] (k, pixels + 1)
         if rows != m:
             torch.sum(work["sq"], 0, out=record[0])
+        self._decay(record, grads=True)
+
+    def _decay(self, record: torch.Tensor, grads: bool) -> None:
+        """Add the weighted weight-decay terms to record[1] and, with grads, their gradients to the flat gradient."""
+        cfg = self.config
         if cfg.weight_decay > 0:  # λ Σ w² over W_e, W_d, biases excluded (properties-of-autoencoders App. A ψ, no ½)
             for w, gw in self._constrained("both"):
                 record[1] += cfg.weight_decay * w.pow(2).sum()
-                gw.add_(w, alpha=2 * cfg.weight_decay)
+                if grads:
+                    gw.add_(w, alpha=2 * cfg.weight_decay)
         if cfg.nonneg_lambda > 0 and cfg.nonneg.startswith("asym"):  # λ Σ f(W), Sec. 3.3
             lam, alpha = cfg.nonneg_lambda, cfg.alpha
             for w, gw in self._constrained("nonneg"):
@@ -475,10 +521,31 @@ class AE(Model):
                     neg = w.clamp(max=0)
                     nn_, ww = neg.pow(2).sum(), w.pow(2).sum()
                     record[1] += lam * (nn_ + alpha * (ww - nn_))
-                    gw.add_(w, alpha=2 * lam * alpha).add_(neg, alpha=2 * lam * (1 - alpha))  # f' = 2αw + 2(1 − α)n
+                    if grads:
+                        gw.add_(w, alpha=2 * lam * alpha).add_(neg, alpha=2 * lam * (1 - alpha))  # f' = 2αw + 2(1 − α)n
                 else:
                     record[1] += lam * asymmetric_decay(cfg.nonneg, w, alpha)
-                    gw.add_(asymmetric_decay_grad(cfg.nonneg, w, alpha), alpha=lam)
+                    if grads:
+                        gw.add_(asymmetric_decay_grad(cfg.nonneg, w, alpha), alpha=lam)
+
+    @torch.no_grad()
+    def _validation_loss(self, x_val: torch.Tensor) -> float:
+        """L_AE on held-out rows x_val (n, pixels) as Keras 2 reports `val_loss`: the loss of each batch of
+        batch_size rows in order (its own batch means t_j, the regularisers added per batch), averaged with the
+        batches' row counts as weights (keras/engine/training.py test_loop: outs += batch_out·len(batch), / n).
+        A forward pass only: the gradient buffers are left alone."""
+        cfg, bs = self.config, self.config.batch_size
+        n = x_val.shape[0]
+        records = torch.zeros(-(-n // bs), cfg.k + 2, dtype=torch.float64, device=self.device)
+        self._decay(records[0], grads=False)
+        records[:, 1] = records[0, 1]  # the weights' terms, the same in every batch
+        rows = torch.empty(records.shape[0], dtype=torch.float64, device=self.device)
+        for i, start in enumerate(range(0, n, bs)):
+            xb = x_val[start : start + bs]  # (rows, pixels)
+            h = self.net.encode(xb)  # (rows, k)
+            err = self.net.decode(h) - xb
+            records[i, 0], records[i, 2:], rows[i] = err.pow(2).sum(), h.mean(0), len(xb)
+        return float((self._loss_terms(records, rows)[0] * rows).sum() / n)
 
     def _recon_scale(self, m: int | torch.Tensor, pixels: int) -> float | torch.Tensor:
         """c of recon = c·Σ err² on m rows: 1/(m·pixels) for the MSE of Sec. 3.2, 0.5/m for NCAE's 0.5·Σ(y − ŷ)²/m."""
@@ -492,34 +559,41 @@ class AE(Model):
         decay = records[..., 1]
         return recon + cfg.beta * sparsity + decay, recon, sparsity, decay  # L_AE, Sec. 3.2–3.3
 
-    def _record_history(self, epoch: int, records: torch.Tensor, m: int | torch.Tensor) -> None:
-        """Append the epoch's means of loss, recon, sparsity and decay over its records (one host sync)."""
+    def _record_history(self, epoch: int, records: torch.Tensor, m: int | torch.Tensor, extra: dict | None = None) -> None:
+        """Append the epoch's means of loss, recon, sparsity and decay over its records (one host sync), and `extra`."""
         terms = torch.stack(self._loss_terms(records.double(), m)).reshape(4, -1).mean(dim=1)
         loss, recon, sparsity, decay = terms.tolist()
         self._check_finite(loss, epoch)
-        self.history.append({"epoch": epoch, "loss": loss, "recon": recon, "sparsity": sparsity, "decay": decay})
+        self.history.append({"epoch": epoch, "loss": loss, "recon": recon, "sparsity": sparsity, "decay": decay, **(extra or {})})
 
     # -- training ----------------------------------------------------------------------------------
 
-    def fit(self, x: np.ndarray, resume: Resume | None = None) -> "AE":
-        """Train on x (n, pixels); with `resume`, continue from its saved state and save every few epochs."""
-        for _ in self.train_steps(x, resume):
+    def fit(self, x: np.ndarray, resume: Resume | None = None, x_val: np.ndarray | None = None) -> "AE":
+        """Train on x (n, pixels); with `resume`, continue from its saved state and save every few epochs.
+
+        x_val (held-out rows): its loss is recorded per epoch (history "val_loss") and watched by early stopping;
+        needed when early_stopping_patience > 0.
+        """
+        for _ in self.train_steps(x, resume, x_val):
             pass
         return self
 
-    def train_steps(self, x: np.ndarray, resume: Resume | None = None) -> Iterator[None]:
+    def train_steps(self, x: np.ndarray, resume: Resume | None = None, x_val: np.ndarray | None = None) -> Iterator[None]:
         """fit() one optimizer step at a time: yields after each step (benchmarks interleave runs with it)."""
         cfg = self.config
         lbfgs = cfg.optimizer == "lbfgs"
+        if cfg.early_stopping_patience > 0 and x_val is None:
+            raise ValueError("ae: early_stopping_patience > 0 watches a validation loss: fit needs x_val (held-out rows)")
         dtype = getattr(torch, cfg.lbfgs_dtype) if lbfgs else torch.float32
         seed_everything(cfg.seed)  # the default init draws from the global CPU generator
         x = torch.as_tensor(np.asarray(x), dtype=dtype)  # (n, pixels)
         self._build(x.shape[1], dtype)
         data = self._augment(x)  # (n, pixels + 1) = [X | 1], all on the device
+        val = None if x_val is None or lbfgs else torch.as_tensor(np.asarray(x_val), dtype=dtype).to(self.device)
         self._init_weights()
         self.net.train()
         self.history = []
-        yield from self._lbfgs_steps(data, resume) if lbfgs else self._minibatch_steps(data, resume)
+        yield from self._lbfgs_steps(data, resume) if lbfgs else self._minibatch_steps(data, resume, val)
         if dtype != torch.float32:
             self._bind_flat(torch.float32)  # the model is used and saved in float32
         self.net.eval()
@@ -530,8 +604,10 @@ class AE(Model):
         if not np.isfinite(loss_mean):
             raise FloatingPointError(f"ae: loss became {loss_mean} in epoch {epoch}; try a smaller lr or beta")
 
-    def _restore(self, resume: Resume | None, optimizer: Optimizer, generator: torch.Generator | None) -> int:
-        """Load a matching saved loop state into net, optimizer and generator; the epoch to start from."""
+    def _restore(
+        self, resume: Resume | None, optimizer: Optimizer, generator: torch.Generator | None, stopper: EarlyStopping | None = None
+    ) -> int:
+        """Load a matching saved loop state into net, optimizer, generator and early stopping; the epoch to start from."""
         state = resume.load() if resume else None
         if state is None:
             return 0
@@ -539,17 +615,23 @@ class AE(Model):
         optimizer.load_state_dict(state["optimizer"])
         if generator is not None:
             generator.set_state(state["generator"])
+        if stopper is not None:
+            stopper.load_state_dict(state["early_stopping"])
         self.history = state["history"]
         return state["step"]
 
-    def _checkpoint(self, resume: Resume | None, step: int, optimizer: Optimizer, generator: torch.Generator | None) -> None:
-        if resume and resume.due(step):
+    def _checkpoint(
+        self, resume: Resume | None, step: int, optimizer: Optimizer, generator: torch.Generator | None,
+        stopper: EarlyStopping | None = None,
+    ) -> None:  # fmt: skip
+        if resume and (resume.due(step) or (stopper is not None and stopper.stopped)):  # a stop is saved as it happens
             resume.save({
                 "step": step,
                 "net": {key: value.detach().cpu().clone() for key, value in self.net.state_dict().items()},
                 "optimizer": optimizer.state_dict(),
                 "generator": None if generator is None else generator.get_state(),
                 "history": list(self.history),
+                "early_stopping": None if stopper is None else stopper.state_dict(),
             })
 
     def _minibatch_optimizer(self) -> FusedAdam | FlatAdadelta:
@@ -558,18 +640,25 @@ class AE(Model):
             return FusedAdam([self._theta], lr=cfg.lr, grads=[self._grad])
         return FlatAdadelta(self._theta, self._grad, lr=cfg.lr, rho=cfg.adadelta_rho, eps=cfg.adadelta_eps)  # the AE study's
 
-    def _minibatch_steps(self, data: torch.Tensor, resume: Resume | None) -> Iterator[None]:
-        """Adam/Adadelta over minibatches drawn by a seeded permutation of the on-device data (no DataLoader)."""
+    def _minibatch_steps(self, data: torch.Tensor, resume: Resume | None, val: torch.Tensor | None = None) -> Iterator[None]:
+        """Adam/Adadelta over minibatches drawn by a seeded permutation of the on-device data (no DataLoader).
+
+        With val (held-out rows, on the device): its loss after each epoch goes into the history row ("val_loss"),
+        and early stopping (when on) watches it, as Keras' fit(validation_data=...) with EarlyStopping does.
+        """
         cfg = self.config
         n, bs = data.shape[0], cfg.batch_size
         optimizer = self._minibatch_optimizer()
         generator = torch.Generator().manual_seed(cfg.seed)  # CPU: same order on every device
+        stopper = EarlyStopping(cfg.early_stopping_patience, cfg.early_stopping_min_delta) if cfg.early_stopping_patience > 0 else None
         n_batches = -(-n // bs)
         rows_per_batch = torch.full((n_batches,), bs, dtype=torch.float64, device=self.device)
         rows_per_batch[-1] = n - bs * (n_batches - 1)
         sizes = {min(bs, n), n - bs * (n_batches - 1)}  # a full batch and the last one
         batches = {size: data.new_empty(size, data.shape[1]) for size in sizes}  # the rows of each step, reused ([X | 1])
-        for epoch in range(self._restore(resume, optimizer, generator), cfg.epochs):
+        for epoch in range(self._restore(resume, optimizer, generator, stopper), cfg.epochs):
+            if stopper is not None and stopper.stopped:  # resumed from the state saved when it stopped
+                break
             order = torch.randperm(n, generator=generator).to(self.device)  # (n,)
             records = torch.zeros(n_batches, cfg.k + 2, dtype=data.dtype, device=self.device)  # one record per batch
             for rows, record in zip(order.split(bs), records.unbind(0)):
@@ -578,8 +667,16 @@ class AE(Model):
                 optimizer.step()
                 self._project()
                 yield
-            self._record_history(epoch, records, rows_per_batch)  # the means over the epoch's batches
-            self._checkpoint(resume, epoch + 1, optimizer, generator)
+            extra = {} if val is None else {"val_loss": self._validation_loss(val)}  # after the epoch, as Keras
+            self._record_history(epoch, records, rows_per_batch, extra)  # the means over the epoch's batches
+            if stopper is not None:
+                stopper.update(extra["val_loss"], epoch)
+            self._checkpoint(resume, epoch + 1, optimizer, generator, stopper)
+            if stopper is not None and stopper.stopped:
+                break
+        self.metadata["epochs_run"] = len(self.history)
+        if stopper is not None:
+            self.metadata["early_stopping"] = stopper.state_dict()
 
     def _lbfgs_steps(self, data: torch.Tensor, resume: Resume | None) -> Iterator[None]:
         """Full-batch L-BFGS as NCAE ran it (minFunc's L-BFGS, partbased.models.optim.LBFGS): one iteration per epoch.
@@ -615,6 +712,7 @@ class AE(Model):
             self._checkpoint(resume, epoch + 1, optimizer, None)
             yield
         self.metadata["lbfgs"] = {"iterations": optimizer.iteration, "evaluations": optimizer.evaluations, "stop": optimizer.stop}
+        self.metadata["epochs_run"] = optimizer.iteration
 
     # -- inference ---------------------------------------------------------------------------------
 

@@ -74,6 +74,9 @@ class Model(ABC):
         self.history: list[dict[str, float]] = []
         # Facts about the run (train_seconds, device, image_shape), saved with the checkpoint.
         self.metadata: dict[str, Any] = {}
+        # (n_fit, k): the codes fit() found for the data it was fitted on, where the family's fit makes its own
+        # (nmf_sc: H, which satisfies sH across those samples; encode() of the same data would not). None elsewhere.
+        self.fitted_codes: np.ndarray | None = None
 
     @property
     def history(self) -> History:
@@ -130,17 +133,22 @@ class Model(ABC):
         return self.metadata.get("status") == "diverged"
 
     def save(self, path: str | Path) -> None:
-        """Atomic checkpoint: {"model": family, "config": asdict(cfg), "state": ..., "history": [...], "metadata": {...}}.
+        """Atomic checkpoint: {"model": family, "config": asdict(cfg), "state": ..., "history": [...], "metadata": {...},
+        "fitted_codes": ...}.
 
         Plain types and tensors only (NumPy scalars converted), with a digest: models.load_model reads
-        it with torch.load(weights_only=True) and checks it (models/checkpoint.py).
+        it with torch.load(weights_only=True) and checks it (models/checkpoint.py). fitted_codes are kept only
+        for a model fitted on the test split (metadata fit_split "test"): its evaluation reads them instead of
+        encoding the same images again, as the part-based AE study evaluated nmfsc's own H.
         """
+        keep_codes = self.metadata.get("fit_split") == "test" and self.fitted_codes is not None and not self.diverged
         payload = {
             "model": self.name,
             "config": dataclasses.asdict(self.config),
             "state": None if self.diverged else self.state_dict(),
             "history": list(self.history),
             "metadata": self.metadata,
+            "fitted_codes": self.fitted_codes if keep_codes else None,
         }
         save_payload(payload, path)
 

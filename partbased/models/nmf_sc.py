@@ -206,8 +206,9 @@ class NMFSC(Factorization):
     encode(x): multiplicative updates of H with W fixed (non-negative least squares, each sample on
     its own). The sH constraint is a property of the training set's codes (per component, across
     samples), so it is not imposed on unseen data: a projection across an arbitrary batch would make a
-    sample's code depend on the other samples in the batch. The training codes, which satisfy sH, are
-    kept in `train_codes` after fit (not saved in the checkpoint).
+    sample's code depend on the other samples in the batch. The codes of the fitted data, which satisfy sH,
+    are kept in `fitted_codes` after fit (saved in the checkpoint only for a point fitted on its test split,
+    whose evaluation reads them: Model.save).
     decode(codes) = s · codes @ W, s = max of the training data.
 
     Every cost (the history and each step-size trial) is ½(‖X‖² − 2⟨XWᵀ, H⟩ + ⟨WWᵀ, HᵀH⟩) from products
@@ -222,7 +223,6 @@ class NMFSC(Factorization):
     def __init__(self, config: NMFSCConfig | None = None):
         super().__init__(config or NMFSCConfig())  # self.W: (k, pixels), for the data divided by `scale`
         self.scale: float | None = None  # max of the training data (nmfsc: V = V/max(V(:)))
-        self.train_codes: np.ndarray | None = None  # (n_train, k): H from fit, columns satisfy sH
 
     def _init_factors(self, n: int, pixels: int, l1a: float | None, l1s: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
@@ -313,7 +313,7 @@ class NMFSC(Factorization):
                 if resume and resume.due(i):
                     resume.save({"step": i, "h": h.cpu().clone(), "w": w.cpu().clone(), "step_w": step_w, "step_h": step_h, "history": list(self.history)})
         self.W = w
-        self.train_codes = h.cpu().numpy().astype(np.float32)  # (n, k)
+        self.fitted_codes = h.cpu().numpy().astype(np.float32)  # (n, k)
         self.metadata["device"] = str(self.device)
         self.metadata["converged_early"] = converged  # a step size fell below 1e-200 (nmfpack's stop)
         return self

@@ -60,6 +60,7 @@ METRICS = {
     "atoms_min": Metric("smallest atom entry (≥ 0: nonnegative)", "descriptive", short="atoms min", drawn=False),
     # KL(q(z|x) ‖ prior) of PAE-NMF: the seed's regulariser keeps it small (pae-nmf-weibull-vae Sec. 3, Fig. 5)
     "latent_kl": Metric("mean KL(q(z|x) ‖ prior)", "lower", short="latent KL", drawn=False),
+    "epochs_run": Metric("epochs (iterations) run", "descriptive", research=False, short="epochs run", digits=0, drawn=False),
     "train_seconds": Metric("training seconds", "lower", log=True, research=False, short="train s", digits=1),
 }
 

@@ -90,8 +90,7 @@ tr.diverged td {{ color: #b22222; }}
 </style></head>
 <body>
 <h1>{title}</h1>
-<p>One row per grid point, {n_rows} rows. ↓: lower is better, ↑: higher is better; columns without
-an arrow describe the representation. Click a column header to sort (again to reverse); type to
+<p>{intro} Click a column header to sort (again to reverse); type to
 keep only the rows that contain the text. The same table as CSV: <code>{csv_name}</code>.</p>
 <input id="filter" type="search" placeholder="filter rows, e.g. mnist5k or ae" aria-label="filter rows">
 <table id="metrics">
@@ -132,8 +131,17 @@ keep only the rows that contain the text. The same table as CSV: <code>{csv_name
 """
 
 
-def metrics_html(table: pd.DataFrame, title: str = "Metrics of every grid point", csv_name: str = "metrics.csv") -> str:
-    """The whole table as one self-contained HTML page (no external files), sortable by column."""
+METRICS_INTRO = (
+    "One row per grid point, {n_rows} rows. ↓: lower is better, ↑: higher is better; columns without "
+    "an arrow describe the representation."
+)
+
+
+def metrics_html(
+    table: pd.DataFrame, title: str = "Metrics of every grid point", csv_name: str = "metrics.csv", intro: str = METRICS_INTRO
+) -> str:
+    """The whole table as one self-contained HTML page (no external files), sortable by column; `intro` (its
+    {n_rows} filled in) says what a row is."""
     numeric = {c: table[c].dtype.kind in "iuf" or str(table[c].dtype) == "Int64" for c in table.columns}
     header = []
     for column in table.columns:
@@ -153,7 +161,8 @@ def metrics_html(table: pd.DataFrame, title: str = "Metrics of every grid point"
         row_class = ' class="diverged"' if status == "diverged" else ""
         rows.append(f"<tr{row_class}>{''.join(cells)}</tr>")
     return _PAGE.format(
-        title=html.escape(title), n_rows=len(table), csv_name=html.escape(csv_name), header="".join(header), body="\n".join(rows)
+        title=html.escape(title), intro=html.escape(intro.format(n_rows=len(table))), csv_name=html.escape(csv_name),
+        header="".join(header), body="\n".join(rows),
     )
 
 

@@ -25,6 +25,25 @@ for _p in POINTS:
 EVALUATION = sorted_dict(config["evaluation"])
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
 FIGURES = sorted_dict({key: value for key, value in config["figures"].items() if key != "per_point"})
+# Each point's own figures, drawn by its evaluate_model job (one job, one torch import, per point);
+# none with figures.per_point: false, for large grids.
+POINT_FIGURE_CAPTIONS = {
+    "atoms": ("atoms", "Atoms"),
+    "reconstructions": ("reconstructions", "Reconstructions"),
+    "codes": ("codes", "Code histograms"),
+    "dilation": ("dilation", "Max-approximation to dilation"),
+}
+POINT_FIGURES = {
+    name: report(
+        f"results/figures/{{dataset}}/{{model}}/{{params}}/{name}.png",
+        caption=f"../report/{caption}.rst",
+        category=category,
+        subcategory="{dataset}",
+        labels={"model": "{model}", "point": "{params}"},
+    )
+    for name, (caption, category) in POINT_FIGURE_CAPTIONS.items()
+    if config["figures"]["per_point"]
+}
 
 
 wildcard_constraints:
@@ -137,7 +156,7 @@ def metric_figures():
 def per_point_figures():
     """Every grid point's own figures: atoms, reconstructions, codes, dilation, and the PAE-NMF figures."""
     return [
-        *[path for pattern in rules.plot_point.output for path in expand_points(pattern)],
+        *[path for pattern in POINT_FIGURES.values() for path in expand_points(pattern)],
         *[path.format(dataset=p.dataset, model=p.model, params=p.params) for p in PAE_POINTS for path in rules.plot_pae.output],
     ]
 

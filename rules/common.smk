@@ -33,9 +33,10 @@ POINT_FIGURE_CAPTIONS = {
     "codes": ("codes", "Code histograms"),
     "dilation": ("dilation", "Max-approximation to dilation"),
 }
-POINT_FIGURES = {
+POINT_FIGURE_PATHS = {name: f"results/figures/{{dataset}}/{{model}}/{{params}}/{name}.png" for name in POINT_FIGURE_CAPTIONS}
+POINT_FIGURES = {  # report-flagged outputs; targets use the plain paths (a flagged target would be rule all's report item)
     name: report(
-        f"results/figures/{{dataset}}/{{model}}/{{params}}/{name}.png",
+        POINT_FIGURE_PATHS[name],
         caption=f"../report/{caption}.rst",
         category=category,
         subcategory="{dataset}",
@@ -156,7 +157,7 @@ def metric_figures():
 def per_point_figures():
     """Every grid point's own figures: atoms, reconstructions, codes, dilation, and the PAE-NMF figures."""
     return [
-        *[path for pattern in POINT_FIGURES.values() for path in expand_points(pattern)],
+        *[path for name in POINT_FIGURES for path in expand_points(POINT_FIGURE_PATHS[name])],
         *[path.format(dataset=p.dataset, model=p.model, params=p.params) for p in PAE_POINTS for path in rules.plot_pae.output],
     ]
 

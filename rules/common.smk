@@ -21,6 +21,8 @@ POINTS_BY_MODEL, POINTS_BY_DATASET = {}, {}  # the rows each metric figure draws
 for _p in POINTS:
     POINTS_BY_MODEL.setdefault((_p.dataset, _p.model), []).append(_p)
     POINTS_BY_DATASET.setdefault(_p.dataset, []).append(_p)
+# what the claims of the seeds need to know of the bars datasets (partbased.claims)
+BARS_SIZES = sorted_dict({name: d["size"] for name, d in DATASETS.items() if d["source"] == "bars"})
 # Rule params are sorted dicts: Snakemake compares them by repr, so the order keys are written in must not count.
 EVALUATION = sorted_dict(config["evaluation"])
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
@@ -165,6 +167,7 @@ def per_point_figures():
 def all_targets():
     return [
         rules.aggregate_metrics.output.table,
+        *rules.check_claims.output,
         *metric_figures(),
         *(per_point_figures() if config["figures"]["per_point"] else []),
     ]

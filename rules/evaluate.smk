@@ -35,3 +35,23 @@ rule aggregate_metrics:
         "../envs/evaluate.yaml"
     script:
         "../scripts/aggregate_metrics.py"
+
+
+rule check_claims:
+    input:
+        table=rules.aggregate_metrics.output.table,
+    output:
+        claims="results/claims.csv",
+        page=report(
+            "results/claims.html",
+            caption="../report/claims.rst",
+            category="Claims checked",
+        ),
+    log:
+        "results/logs/check_claims.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        bars_sizes=BARS_SIZES,
+    script:
+        "../scripts/check_claims.py"

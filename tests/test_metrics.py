@@ -8,16 +8,19 @@ import numpy as np
 import pytest
 from skimage.morphology import dilation, disk
 
+from partbased.data.bars import single_bars
 from partbased.metrics import (
     METRIC_KEYS,
     STRUCTURE_KEYS,
     SVMProtocol,
+    atoms_min,
     atoms_rank,
     dilate,
     dilation_errors,
     evaluate,
     hoyer_sparseness,
     pca_angle_max,
+    pixel_atoms,
     reconstruction_error,
     structure_metrics,
     svm_accuracy,
@@ -249,9 +252,10 @@ def test_evaluate_keys_values_and_single_encode():
     assert tuple(out) == METRIC_KEYS
     assert set(out) == {
         "recon_error", "hoyer_codes", "hoyer_atoms", "svm_accuracy",
-        "svm_accuracy_std", "svm_converged", "dilation_error", "dilation_error_recon",
+        "svm_accuracy_std", "svm_converged", "dilation_error", "dilation_error_recon", "latent_kl",
     }
     assert out["svm_converged"] == 1.0
+    assert np.isnan(out.pop("latent_kl"))  # a model without latent distributions (no prior_kl)
     assert all(isinstance(v, float) and np.isfinite(v) for v in out.values())
     assert model.n_encode == 1
     assert out["recon_error"] == pytest.approx(reconstruction_error(x, model.decode(model.encode(x))))
@@ -318,5 +322,24 @@ def test_structure_metrics_keys():
     rng = np.random.default_rng(14)
     model = random_model(rng)
     out = structure_metrics(model, _train_data(rng), bars_size=None)
-    assert tuple(out) == STRUCTURE_KEYS == ("bars_recovery", "pca_angle_max", "atoms_rank")
+    assert tuple(out) == STRUCTURE_KEYS == ("bars_recovery", "pca_angle_max", "atoms_rank", "pixel_atoms", "atoms_min")
     assert np.isnan(out["bars_recovery"]) and 0 < out["pca_angle_max"] <= 90 and out["atoms_rank"] == 7
+    assert np.isnan(out["pixel_atoms"])  # bars datasets only
+    assert out["atoms_min"] == pytest.approx(model.atoms.min()) and out["atoms_min"] < 0  # signed random atoms
+
+
+def test_pixel_atoms_of_pixels_bars_and_fragments():
+    bars = single_bars(4).reshape(8, 16)
+    assert pixel_atoms(np.eye(16), 4) == 1.0  # single pixels: the trivial overcomplete solution
+    assert pixel_atoms(bars, 4) == 0.0
+    assert pixel_atoms(bars[:2] + bars[4:6], 4) == 0.0  # unions of bars (EK Fig. 4, λ = 0.25) are not pixel-like
+    fragment = bars[0].copy()
+    fragment[3] = 0.2  # three pixels of the first row's bar and a faint fourth: no whole bar
+    assert pixel_atoms(np.r_[bars[:3], fragment[None], np.zeros((2, 16))], 4) == pytest.approx(1 / 4)  # dead atoms left out
+    assert np.isnan(pixel_atoms(np.zeros((3, 16)), 4))
+    assert pixel_atoms(-np.eye(16), 4) == 1.0  # by magnitude: a negative pixel is a pixel too
+
+
+def test_atoms_min():
+    assert atoms_min(np.eye(3)) == 0.0 and atoms_min(np.array([[0.5, -0.25], [1.0, 2.0]])) == -0.25
+    assert np.isnan(atoms_min(np.zeros((0, 4))))

@@ -78,6 +78,7 @@ def test_model_wide_setting_reruns_only_that_model(tiny_run, tmp_path):
         "train_model": ae_points,
         "evaluate_model": ae_points,
         "aggregate_metrics": 1,
+        "check_claims": 1,
         "render_metrics_table": 1,
         "plot_metrics": 2,
         "plot_comparison": 2,
@@ -88,7 +89,8 @@ def test_model_wide_setting_reruns_only_that_model(tiny_run, tmp_path):
 def test_evaluation_setting_reruns_evaluation_not_training(tiny_run, tmp_path):
     jobs = edited_copy(tiny_run, tmp_path, lambda c: c["evaluation"]["svm"].update(n_C=4))
     assert jobs == {
-        "evaluate_model": 8, "aggregate_metrics": 1, "render_metrics_table": 1, "plot_metrics": 2, "plot_comparison": 2, "all": 1
+        "evaluate_model": 8, "aggregate_metrics": 1, "check_claims": 1, "render_metrics_table": 1, "plot_metrics": 2,
+        "plot_comparison": 2, "all": 1,
     }
 
 
@@ -423,7 +425,7 @@ def test_grid_of_200_with_diverging_points_and_a_killed_job(tmp_path):
     assert run.returncode != 0 and "train_model" in output  # it failed, the others went on
     assert not (tmp_path / "results/metrics.csv").exists()  # no table with a row missing
     planned = {  # the figures were never asked for: the two varied grids' metric figures, the comparison, ...
-        "train_model": 1, "evaluate_model": 1, "aggregate_metrics": 1, "render_metrics_table": 1,
+        "train_model": 1, "evaluate_model": 1, "aggregate_metrics": 1, "check_claims": 1, "render_metrics_table": 1,
         "plot_metrics": 2, "plot_comparison": 1, "plot_penalties": 1, "all": 1,
     }  # fmt: skip
     assert planned_jobs(tmp_path) == planned  # only the killed point is left to do

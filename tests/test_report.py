@@ -121,6 +121,7 @@ def test_editing_a_one_point_model_redraws_no_other_models_figure(tiny_run, tmp_
         "train_model": 2,
         "evaluate_model": 2,
         "aggregate_metrics": 1,
+        "check_claims": 1,
         "render_metrics_table": 1,
         "plot_comparison": 2,  # the datasets' cross-model figures draw PCA's rows; the AE's own figures do not
         "all": 1,

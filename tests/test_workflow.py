@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from conftest import REPO, TINY_CONFIG, planned_jobs, snakemake, write_config
+from partbased.claims import CLAIMS, COLUMNS, FAIL, NA, PASS
 from partbased.metrics import METRIC_KEYS, STRUCTURE_KEYS
 from partbased.models import MODELS
 
@@ -23,6 +24,7 @@ ONE_AE_POINT_PER_DATASET = {
     "train_model": 2,
     "evaluate_model": 2,  # each also draws its point's own figures
     "aggregate_metrics": 1,
+    "check_claims": 1,
     "render_metrics_table": 1,
     "plot_metrics": 2,  # the AE's figure of each dataset; PCA's and NMF's rows did not change
     "plot_comparison": 2,
@@ -71,10 +73,30 @@ def test_metrics_table_contents(tiny_run):
     assert (table[["dilation_error", "dilation_error_recon"]] >= 0).all().all()
     # the decoder projection keeps every AE atom nonnegative: the Hoyer of atoms is defined
     assert table.loc[table["model"] == "ae", "hoyer_atoms"].notna().all()
+    assert (table.loc[table["family"].isin(["ae", "nmf"]), "atoms_min"] >= 0).all() and (table.loc[table["model"] == "pca", "atoms_min"] < 0).all()
+    assert bars["pixel_atoms"].between(0, 1).all() and digits["pixel_atoms"].isna().all()
+    assert table["latent_kl"].isna().all()  # no PAE-NMF point: no latent distributions
     # the settings say what was run, defaults included; families without a parameter leave it empty
     ae, nmf = table[table["model"] == "ae"], table[table["model"] == "nmf"]
     assert (ae["epochs"] == 10).all() and (ae["nonneg"] == "project").all() and (ae["penalty"] == "kl").all()
     assert (nmf["max_iter"] == 50).all() and nmf["epochs"].isna().all() and table.loc[table["model"] == "pca", "max_iter"].isna().all()
+
+
+def test_claims_checked(tiny_run):
+    """Each claim of the seeds is PASS or FAIL where the tiny grid can test it, n/a (never PASS) where it cannot."""
+    claims = pd.read_csv(tiny_run / "results" / "claims.csv", keep_default_na=False)
+    assert list(claims.columns) == list(COLUMNS) and list(dict.fromkeys(claims["claim"])) == [c.id for c in CLAIMS]
+    assert set(claims["status"]) <= {PASS, FAIL, NA} and (claims["evidence"] != "").all()
+    applies = {claim: set(rows["dataset"]) for claim, rows in claims[claims["status"] != NA].groupby("claim")}
+    # PCA, NMF and AE points at k = 8 on both datasets; NMF on the 4x4 bars with k = 8 = the number of bars
+    assert applies == {"nmf_atoms_sparser_than_pca": {"digits", "bars"}, "nmf_recovers_bars": {"bars"}, "ae_trained_like_pca": {"digits", "bars"}}
+    # no sparse NMF, two β values, no nonneg none twin, no linear encoder, no PAE-NMF: nothing to test these with
+    na = claims[claims["status"] == NA]
+    assert set(na["claim"]) == {c.id for c in CLAIMS} - set(applies) and (na["dataset"] == "").all()
+    # NMF's nonnegative atoms are sparser than PCA's signed, holistic ones, also in 50 iterations
+    assert set(claims.loc[claims["claim"] == "nmf_atoms_sparser_than_pca", "status"]) == {PASS}
+    page = (tiny_run / "results" / "claims.html").read_text()
+    assert "Claims checked" in page and page.count('class="status ') == len(claims)
 
 
 def test_integers_stay_integers(tiny_run):
@@ -138,7 +160,7 @@ def test_the_device_is_not_a_parameter(tiny_run, tmp_path):
 def test_report_is_self_contained(tiny_run):
     snakemake(tiny_run, "--report", "results/report.html")
     html = (tiny_run / "results" / "report.html").read_text()
-    assert "metrics.csv" in html and "atoms.png" in html
+    assert "metrics.csv" in html and "atoms.png" in html and "claims.html" in html and "Claims checked" in html
 
 
 @pytest.mark.parametrize(

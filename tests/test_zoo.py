@@ -12,12 +12,12 @@ import torch
 from scipy import integrate, stats
 
 from partbased.data import make_bars
-from partbased.metrics import hoyer_sparseness
+from partbased.metrics import SVMProtocol, evaluate, hoyer_sparseness
 from partbased.metrics_bars import bar_cosines, bars_covered, bars_recovery
 from partbased.models import MODELS, NMFSC, PAENMF, SparseNMF, build_model, load_model, principal_angles
 from partbased.models.ae import AEConfig, asymmetric_decay, sparsity_penalty
 from partbased.models.nmf_sc import hoyer_projection, hoyer_projection_rows, l1_for_sparseness
-from partbased.models.pae_nmf import weibull_kl
+from partbased.models.pae_nmf import PAENMFConfig, weibull_kl
 
 
 @pytest.fixture(scope="module")
@@ -395,6 +395,21 @@ def test_pae_nmf_kl_pulls_toward_the_prior(pae, digits):
     assert kl_to_prior[1.0] < 0.2 * kl_to_prior[0.0]  # ≈ 0.08 vs 2.9
     assert np.median(k0) > 2 * np.median(k1)  # ≈ 6.6 vs 1.0
     assert abs(np.log(np.median(k1))) < 0.3 and abs(np.log(np.median(lam1))) < 0.3
+
+
+def test_pae_nmf_prior_kl_and_latent_kl(pae, digits):
+    """prior_kl: Σ over dimensions of KL(q(h|x) ‖ Weibull(1, 1)) per sample; evaluate's latent_kl is its mean."""
+    model = PAENMF(PAENMFConfig(k=2))
+    model.load_state_dict({"enc_k.weight": torch.tensor([[1.0, 0, 0], [1, 0, 0]]), "enc_lam.weight": torch.tensor([[1.0, 0, 0], [1, 0, 0]]),
+                           "dec.weight": torch.ones(3, 2)})
+    x = np.array([[1.0, 0, 0], [2.0, 0, 0], [0.5, 0, 0]], np.float32)  # k = λ = 1 (the prior), 2, 0.5
+    kl = model.prior_kl(x)
+    assert kl.shape == (3,) and kl[0] == pytest.approx(0, abs=1e-6) and (kl[1:] > 0.1).all()
+    assert kl[1] == pytest.approx(2 * float(weibull_kl(torch.tensor(2.0), torch.tensor(2.0))), rel=1e-6)
+    out = evaluate(model, x, None, (1, 3), SVMProtocol(), seed=0)
+    assert out["latent_kl"] == pytest.approx(kl.mean(), rel=1e-6)
+    # on the trained pair, the KL term keeps the test distributions nearer the prior
+    assert pae[1.0].prior_kl(digits).mean() < 0.2 * pae[0.0].prior_kl(digits).mean()
 
 
 def test_pae_nmf_encode_generate(pae, digits):

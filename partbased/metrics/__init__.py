@@ -7,7 +7,7 @@ Sources:
 
 Modules: `sparsity` (Hoyer), `reconstruction` (MSE, max-approximation to dilation), `svm` (the SVM
 protocol: splits, the liblinear reference, the dispatch), `svm_torch` (the batched torch solver),
-`structure` (bars recovery, angle to the PCA subspace, atoms' rank), `evaluation` (all of one point).
+`structure` (bars recovery, pixel-like atoms, angle to the PCA subspace, atoms' rank and smallest entry), `evaluation` (all of one point).
 All metrics take NumPy arrays with one flattened image (or one code) per row. Importing this
 package imports neither torch nor scikit-learn nor scikit-image: each is imported where it is used.
 """
@@ -18,11 +18,13 @@ from .sparsity import hoyer_sparseness
 from .structure import (
     MATCH_COSINE,
     STRUCTURE_KEYS,
+    atoms_min,
     atoms_rank,
     bar_cosines,
     bars_covered,
     bars_recovery,
     pca_angle_max,
+    pixel_atoms,
     structure_metrics,
 )
 from .svm import SOLVERS, SVMProtocol, SVMScore, best_C_index, protocol_splits, svm_accuracy, svm_score
@@ -34,6 +36,7 @@ __all__ = [
     "SOLVERS",
     "SVMProtocol",
     "SVMScore",
+    "atoms_min",
     "atoms_rank",
     "bar_cosines",
     "bars_covered",
@@ -44,6 +47,7 @@ __all__ = [
     "evaluate",
     "hoyer_sparseness",
     "pca_angle_max",
+    "pixel_atoms",
     "protocol_splits",
     "reconstruction_error",
     "structure_metrics",

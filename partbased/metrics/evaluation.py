@@ -27,6 +27,7 @@ METRIC_KEYS = (
     "svm_converged",
     "dilation_error",
     "dilation_error_recon",
+    "latent_kl",
 )
 
 
@@ -45,7 +46,8 @@ def evaluate(
     Keys: recon_error, hoyer_codes (nanmean over test codes), hoyer_atoms (nanmean over atoms),
     svm_accuracy, svm_accuracy_std, svm_converged (fraction of the protocol's SVM fits that converged
     within max_iter, 1.0 = all; the three are NaN when labels is None: not computed), dilation_error,
-    dilation_error_recon. device: where the torch SVM solver runs ("auto" = CUDA when present).
+    dilation_error_recon, latent_kl (mean over test samples of KL(q(z|x) ‖ prior), summed over the latent
+    dimensions: for models with a `prior_kl(x)` (PAE-NMF), else NaN). device: where the torch SVM solver runs ("auto" = CUDA when present).
     """
     start = time.perf_counter()
     codes = model.encode(x_test)
@@ -61,6 +63,8 @@ def evaluate(
         warnings.simplefilter("ignore", category=RuntimeWarning)  # nanmean of all-NaN -> NaN
         hoyer_codes = float(np.nanmean(hoyer_sparseness(codes)))
         hoyer_atoms = float(np.nanmean(hoyer_sparseness(model.atoms)))
+    # pae-nmf-weibull-vae Sec. 2, eq. 1–3: the KL term of its objective, on the test set
+    latent_kl = float(np.mean(model.prior_kl(x_test))) if hasattr(model, "prior_kl") and len(x_test) else float("nan")
     out = {
         "recon_error": reconstruction_error(x_test, x_hat),
         "hoyer_codes": hoyer_codes,
@@ -70,6 +74,7 @@ def evaluate(
         "svm_converged": svm_converged,
         "dilation_error": dil_in,
         "dilation_error_recon": dil_recon,
+        "latent_kl": latent_kl,
     }
     assert tuple(out) == METRIC_KEYS
     log.info("evaluate: done in %.1f s", time.perf_counter() - start)

@@ -193,6 +193,16 @@ class PAENMF(Model):
         both = np.concatenate(parts) if parts else np.zeros((0, 2 * self.config.k), np.float32)
         return both[:, : self.config.k], both[:, self.config.k :]
 
+    def prior_kl(self, x: np.ndarray) -> np.ndarray:
+        """KL(q(h | x) ‖ Weibull(1, 1)) of each sample, summed over the k latent dimensions: (n,) float64.
+
+        The KL term of the objective (eq. 1–3, prior k = λ = 1; summed over dimensions as in the authors' loss,
+        REFERENCE.md), without kl_weight: how far each sample's latent distribution is from the prior.
+        """
+        self._check_fitted()
+        parts = self._chunks(x, lambda b: weibull_kl(*self.net.params(b)).double().sum(dim=1).cpu().numpy())  # (chunk,)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         """The median of q(h | x): λ(ln 2)^{1/k} (ε = 1/2), deterministic; (n, k)."""
         self._check_fitted()

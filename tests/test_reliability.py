@@ -50,7 +50,7 @@ def test_figure_setting_retrains_nothing(tiny_run, tmp_path):
     figure setting reruns the evaluations, the figures and the table they feed, never a training."""
     jobs = edited_copy(tiny_run, tmp_path, lambda c: c["figures"].update(dpi=50))
     assert jobs == {
-        "evaluate_model": 8, "aggregate_metrics": 1, "render_metrics_table": 1,
+        "evaluate_model": 8, "aggregate_metrics": 1, "check_claims": 1, "render_metrics_table": 1,
         "plot_metrics": 2, "plot_comparison": 2, "plot_penalties": 1, "all": 1,
     }  # fmt: skip
 

@@ -28,6 +28,26 @@ EVALUATION = sorted_dict(config["evaluation"])
 PUBLISHED = sorted_dict(config.get("published", []))  # the published values compared with this run's, if any
 # what the figure scripts get: per_point only picks targets, so toggling it redraws nothing
 FIGURES = sorted_dict({key: value for key, value in config["figures"].items() if key != "per_point"})
+# Each point's own figures, drawn by its evaluate_model job (one job, one torch import, per point);
+# none with figures.per_point: false, for large grids.
+POINT_FIGURE_CAPTIONS = {
+    "atoms": ("atoms", "Atoms"),
+    "reconstructions": ("reconstructions", "Reconstructions"),
+    "codes": ("codes", "Code histograms"),
+    "dilation": ("dilation", "Max-approximation to dilation"),
+}
+POINT_FIGURE_PATHS = {name: f"results/figures/{{dataset}}/{{model}}/{{params}}/{name}.png" for name in POINT_FIGURE_CAPTIONS}
+POINT_FIGURES = {  # report-flagged outputs; targets use the plain paths (a flagged target would be rule all's report item)
+    name: report(
+        POINT_FIGURE_PATHS[name],
+        caption=f"../report/{caption}.rst",
+        category=category,
+        subcategory="{dataset}",
+        labels={"model": "{model}", "point": "{params}"},
+    )
+    for name, (caption, category) in POINT_FIGURE_CAPTIONS.items()
+    if config["figures"]["per_point"]
+}
 
 
 wildcard_constraints:
@@ -142,7 +162,7 @@ def metric_figures():
 def per_point_figures():
     """Every grid point's own figures: atoms, reconstructions, codes, dilation, and the PAE-NMF figures."""
     return [
-        *[path for pattern in rules.plot_point.output for path in expand_points(pattern)],
+        *[path for name in POINT_FIGURES for path in expand_points(POINT_FIGURE_PATHS[name])],
         *[path.format(dataset=p.dataset, model=p.model, params=p.params) for p in PAE_POINTS for path in rules.plot_pae.output],
     ]
 

@@ -3,6 +3,7 @@ rule evaluate_model:
         zarr=rules.prepare_dataset.output.zarr,
         checkpoint=rules.train_model.output.checkpoint,
     output:
+        **POINT_FIGURES,
         metrics="results/metrics/{dataset}/{model}/{params}/metrics.csv",
     log:
         "results/logs/evaluate_model/{dataset}/{model}/{params}.log",
@@ -14,6 +15,7 @@ rule evaluate_model:
     params:
         point=point_identity,
         evaluation=EVALUATION,
+        figures=FIGURES,  # also without per_point: toggling it must not rerun the metrics
     script:
         "../scripts/evaluate_model.py"
 

@@ -1,8 +1,11 @@
-"""Evaluate one trained grid point on the test split: one tidy metrics row.
+"""Evaluate one trained grid point on the test split: one tidy metrics row, and (figures.per_point) the
+point's own figures, drawn in the same job so that torch and the data are loaded once per point.
 
 input.zarr, input.checkpoint; output.metrics: one-row CSV (dataset, model, family,
-hyperparameters, seed, metrics, train_seconds, status: ok | diverged); params.point: the point's identity;
-params.evaluation: the evaluation section of the config.
+hyperparameters, seed, metrics, train_seconds, status: ok | diverged); output.atoms,
+output.reconstructions, output.codes, output.dilation (only with figures.per_point): PNGs
+(partbased.plots.images.plot_point_figures), titled from the wildcards; params.point: the point's
+identity; params.evaluation: the evaluation section of the config; params.figures: the figures section.
 """
 
 import pandas as pd
@@ -14,7 +17,13 @@ from partbased.metrics import METRIC_KEYS, STRUCTURE_KEYS, SVMProtocol, evaluate
 from partbased.models import load_model
 
 
-def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, evaluation: dict, threads: int, log_path: str) -> None:
+FIGURES = ("atoms", "reconstructions", "codes", "dilation")  # the point's own figures, outputs with figures.per_point
+
+
+def main(
+    zarr_path: str, checkpoint_path: str, metrics_path: str, figure_paths: dict[str, str], wildcards: tuple[str, str, str],
+    point: dict, evaluation: dict, figures: dict, threads: int, log_path: str,
+) -> None:
     log = log_to(log_path)
     torch.set_num_threads(threads)
     test = read_split(zarr_path, "test")
@@ -35,14 +44,21 @@ def main(zarr_path: str, checkpoint_path: str, metrics_path: str, point: dict, e
     }  # fmt: skip
     write_table(pd.DataFrame([row]), metrics_path)
     log.info("metrics: %s", row)
+    if figure_paths:
+        from partbased.plots.images import plot_point_figures, point_title  # matplotlib only when figures are drawn
+
+        plot_point_figures(model, test, figure_paths, point_title(*wildcards), figures, log)
 
 
 main(
     snakemake.input.zarr,  # noqa: F821
     snakemake.input.checkpoint,  # noqa: F821
     snakemake.output.metrics,  # noqa: F821
+    {name: snakemake.output[name] for name in FIGURES if name in snakemake.output.keys()},  # noqa: F821
+    (snakemake.wildcards.dataset, snakemake.wildcards.model, snakemake.wildcards.params),  # noqa: F821
     dict(snakemake.params.point),  # noqa: F821
     dict(snakemake.params.evaluation),  # noqa: F821
+    dict(snakemake.params.figures),  # noqa: F821
     snakemake.threads,  # noqa: F821
     snakemake.log[0],  # noqa: F821
 )

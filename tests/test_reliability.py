@@ -45,14 +45,20 @@ def edited_copy(tiny_run, tmp_path, edit) -> dict[str, int]:
     return planned_jobs(workdir)
 
 
-def test_figure_setting_reruns_only_figures(tiny_run, tmp_path):
+def test_figure_setting_retrains_nothing(tiny_run, tmp_path):
+    """A point's own figures are drawn by its evaluate_model job (one torch start per point, not two), so a
+    figure setting reruns the evaluations, the figures and the table they feed, never a training."""
     jobs = edited_copy(tiny_run, tmp_path, lambda c: c["figures"].update(dpi=50))
-    assert jobs == {"plot_point": 8, "plot_metrics": 2, "plot_comparison": 2, "plot_penalties": 1, "all": 1}
+    assert jobs == {
+        "evaluate_model": 8, "aggregate_metrics": 1, "check_claims": 1, "render_metrics_table": 1,
+        "plot_metrics": 2, "plot_comparison": 2, "plot_penalties": 1, "all": 1,
+    }  # fmt: skip
 
 
 def test_per_point_figures_off_drops_them_and_redraws_nothing(tiny_run, tmp_path):
-    """figures.per_point: false (large grids) leaves the per-point figures out of the targets; the
-    finished run then has nothing left to do, and a fresh one plans no plot_point job."""
+    """figures.per_point: false (large grids) leaves the per-point figures out of the targets and out of
+    the evaluate_model jobs' outputs; the finished run then has nothing left to do, and a fresh one plans
+    no figure of a point."""
     assert edited_copy(tiny_run, tmp_path, lambda c: c["figures"].update(per_point=False)) == {}
     fresh = tmp_path / "fresh"
     fresh.mkdir()
@@ -60,7 +66,9 @@ def test_per_point_figures_off_drops_them_and_redraws_nothing(tiny_run, tmp_path
     config["figures"]["per_point"] = False
     write_config(fresh, config)
     jobs = planned_jobs(fresh)
-    assert "plot_point" not in jobs and jobs["train_model"] == jobs["evaluate_model"] == 8 and jobs["plot_metrics"] == 2
+    assert jobs["train_model"] == jobs["evaluate_model"] == 8 and jobs["plot_metrics"] == 2
+    dry_run = snakemake(fresh, "-n", "--cores", "1")
+    assert "metrics.csv" in dry_run.stdout and "atoms.png" not in dry_run.stdout + dry_run.stderr
 
 
 def test_model_wide_setting_reruns_only_that_model(tiny_run, tmp_path):
@@ -69,7 +77,6 @@ def test_model_wide_setting_reruns_only_that_model(tiny_run, tmp_path):
     assert jobs == {
         "train_model": ae_points,
         "evaluate_model": ae_points,
-        "plot_point": ae_points,
         "aggregate_metrics": 1,
         "check_claims": 1,
         "render_metrics_table": 1,

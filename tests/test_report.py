@@ -88,7 +88,7 @@ def test_rendered_report_has_description_table_and_comparison(tiny_run, report, 
 def test_shown_images_span_classes_and_match_across_models(tiny_run):
     """Each digits point's figures show the same pick of test images, spread over the classes."""
     picks = {}
-    for log in sorted((tiny_run / "results" / "logs" / "plot_point" / "digits").glob("**/*.log")):
+    for log in sorted((tiny_run / "results" / "logs" / "evaluate_model" / "digits").glob("**/*.log")):
         match = re.search(r"test images shown: (\[[\d, ]+\]) \(labels (\[[\d, ]+\])\)", log.read_text())
         assert match, log
         picks[log] = (match.group(1), json.loads(match.group(2)))
@@ -120,7 +120,6 @@ def test_editing_a_one_point_model_redraws_no_other_models_figure(tiny_run, tmp_
     assert planned_jobs(workdir) == {
         "train_model": 2,
         "evaluate_model": 2,
-        "plot_point": 2,
         "aggregate_metrics": 1,
         "check_claims": 1,
         "render_metrics_table": 1,

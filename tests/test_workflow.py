@@ -22,8 +22,7 @@ N_POINTS = 2 * (1 + 1 + 2)  # datasets x (pca + nmf + 2 ae points)
 # what editing one AE grid value (one point per dataset) reruns
 ONE_AE_POINT_PER_DATASET = {
     "train_model": 2,
-    "evaluate_model": 2,
-    "plot_point": 2,
+    "evaluate_model": 2,  # each also draws its point's own figures
     "aggregate_metrics": 1,
     "check_claims": 1,
     "render_metrics_table": 1,

@@ -198,3 +198,32 @@ def plot_dilation(
         _row_label(axes[2, 0], "dilated atoms")
         fig.suptitle(f"{title}\nmax-approximation to dilation; under each: its MSE to δ₁(x), mean {errors.mean():.3g}")
         style.save(fig, path, dpi)
+
+
+
+def plot_point_figures(model, test, outputs: dict[str, str], title: str, figures: dict, log) -> None:
+    """A point's own figures (`outputs`: atoms, reconstructions, codes, dilation -> path): the atom grid, test images beside their
+    reconstructions, their code histograms (report Fig. 5) and their max-approximation to dilation
+    (report Fig. 7). `test` is the dataset's test Split; the images shown are the same for every model of
+    a dataset (pick_images). `figures`: the config's figures section (n_atoms, n_reconstructions, seed, dpi)."""
+    from partbased.metrics.reconstruction import dilate
+
+    dpi = figures["dpi"]
+    if plot_if_diverged(model, list(outputs.values()), title, dpi):  # not NaN images
+        log.info("diverged point: %s", model.metadata["error"])
+        return
+    picks = pick_images(test.labels, figures["n_reconstructions"], figures["seed"], n_samples=len(test.x))
+    labels = None if test.labels is None else test.labels[picks]
+    log.info("test images shown: %s (labels %s)", picks.tolist(), None if labels is None else labels.tolist())
+    x = test.x[picks]  # (n, pixels)
+    codes = model.encode(x)  # (n, k)
+    plot_atoms(model.atoms, test.image_shape, outputs["atoms"], title, n_atoms=figures["n_atoms"], dpi=dpi)
+    plot_reconstructions(x, model.decode(codes), test.image_shape, outputs["reconstructions"], title, dpi=dpi)
+    plot_code_histograms(x, codes, test.image_shape, outputs["codes"], title, dpi=dpi, labels=labels)
+    h, w = test.image_shape
+    atoms = np.asarray(model.atoms)
+    # report Sec. 3.4: the same codes decoded with each atom dilated by disk(1), bias not dilated
+    dilated_atoms = dilate(atoms.reshape(len(atoms), h, w)).reshape(len(atoms), h * w).astype(np.float32)
+    x_dilated = dilate(x.reshape(len(x), h, w)).reshape(len(x), h * w)
+    plot_dilation(x, x_dilated, model.decode(codes, atoms=dilated_atoms), test.image_shape, outputs["dilation"], title, dpi=dpi)
+    log.info("wrote %s", ", ".join(outputs.values()))

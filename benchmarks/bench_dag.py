@@ -4,9 +4,9 @@ Dry runs, each in its own temporary directory, `--repeats` rounds of one run eac
 
   ours          this repository's Snakefile (`--directory`), a config whose grid has N points
                 (one `bars` dataset, one `ae` entry: 100 values of k x N/100 values of beta), i.e.
-                N x (train_model, evaluate_model, which draws the point's figures too) + 7 other jobs = 2N + 7 jobs;
+                N x (train_model, evaluate_model, which draws the point's figures too) + 8 other jobs = 2N + 8 jobs;
   ours, no per-point figures   the same grid with `figures: {per_point: false}` (the setting for
-                large grids): the same 2N + 7 jobs, fewer outputs;
+                large grids): the same 2N + 8 jobs, fewer outputs;
   trivial       one rule, N jobs (`touch out/{i}.txt`) plus `all`;
   trivial-2N    the same job graph shape as ours without any helper code: one input rule, two
                 chained per-point rules (the second with two outputs, as evaluate_model draws the

@@ -30,22 +30,22 @@ PUBLISHED = sorted_dict(config.get("published", []))  # the published values com
 FIGURES = sorted_dict({key: value for key, value in config["figures"].items() if key != "per_point"})
 # Each point's own figures, drawn by its evaluate_model job (one job, one torch import, per point);
 # none with figures.per_point: false, for large grids.
-POINT_FIGURE_CAPTIONS = {
-    "atoms": ("atoms", "Atoms"),
-    "reconstructions": ("reconstructions", "Reconstructions"),
-    "codes": ("codes", "Code histograms"),
-    "dilation": ("dilation", "Max-approximation to dilation"),
+POINT_FIGURE_CATEGORIES = {  # each figure's report category; its caption is report/{name}.rst
+    "atoms": "Atoms",
+    "reconstructions": "Reconstructions",
+    "codes": "Code histograms",
+    "dilation": "Max-approximation to dilation",
 }
-POINT_FIGURE_PATHS = {name: f"results/figures/{{dataset}}/{{model}}/{{params}}/{name}.png" for name in POINT_FIGURE_CAPTIONS}
+POINT_FIGURE_PATHS = {name: f"results/figures/{{dataset}}/{{model}}/{{params}}/{name}.png" for name in POINT_FIGURE_CATEGORIES}
 POINT_FIGURES = {  # report-flagged outputs; targets use the plain paths (a flagged target would be rule all's report item)
     name: report(
         POINT_FIGURE_PATHS[name],
-        caption=f"../report/{caption}.rst",
+        caption=f"../report/{name}.rst",
         category=category,
         subcategory="{dataset}",
         labels={"model": "{model}", "point": "{params}"},
     )
-    for name, (caption, category) in POINT_FIGURE_CAPTIONS.items()
+    for name, category in POINT_FIGURE_CATEGORIES.items()
     if config["figures"]["per_point"]
 }
 

@@ -4,10 +4,8 @@ input.table: results/metrics.csv; output.claims: claims.csv (claim, dataset, sta
 source); output.page: claims.html (self-contained); params.bars_sizes: {bars dataset: size}. No torch.
 """
 
-from pathlib import Path
-
 from partbased.claims import check_claims, claims_html
-from partbased.io import atomic_path, log_to, write_table
+from partbased.io import log_to, write_bytes, write_table
 from partbased.plots.tables import read_table
 
 
@@ -15,8 +13,7 @@ def main(table_path: str, claims_path: str, page_path: str, bars_sizes: dict, lo
     log = log_to(log_path)
     result = check_claims(read_table(table_path), bars_sizes=bars_sizes)
     write_table(result, claims_path)
-    with atomic_path(page_path) as tmp:
-        Path(tmp).write_text(claims_html(result), encoding="utf-8")
+    write_bytes(claims_html(result).encode("utf-8"), page_path)
     log.info("claims: %s", result["status"].value_counts().to_dict())
     for row in result.itertuples(index=False):
         log.info("%s %s %s: %s", row.status, row.claim, row.dataset, row.evidence)

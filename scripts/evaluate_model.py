@@ -17,9 +17,6 @@ from partbased.metrics import METRIC_KEYS, STRUCTURE_KEYS, SVMProtocol, evaluate
 from partbased.models import load_model
 
 
-FIGURES = ("atoms", "reconstructions", "codes", "dilation")  # the point's own figures, outputs with figures.per_point
-
-
 def main(
     zarr_path: str, checkpoint_path: str, metrics_path: str, figure_paths: dict[str, str], wildcards: tuple[str, str, str],
     point: dict, evaluation: dict, figures: dict, threads: int, log_path: str,
@@ -54,7 +51,7 @@ main(
     snakemake.input.zarr,  # noqa: F821
     snakemake.input.checkpoint,  # noqa: F821
     snakemake.output.metrics,  # noqa: F821
-    {name: snakemake.output[name] for name in FIGURES if name in snakemake.output.keys()},  # noqa: F821
+    {name: path for name, path in snakemake.output.items() if name != "metrics"},  # the figures, with figures.per_point  # noqa: F821
     (snakemake.wildcards.dataset, snakemake.wildcards.model, snakemake.wildcards.params),  # noqa: F821
     dict(snakemake.params.point),  # noqa: F821
     dict(snakemake.params.evaluation),  # noqa: F821

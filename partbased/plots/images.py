@@ -200,7 +200,6 @@ def plot_dilation(
         style.save(fig, path, dpi)
 
 
-
 def plot_point_figures(model, test, outputs: dict[str, str], title: str, figures: dict, log) -> None:
     """A point's own figures (`outputs`: atoms, reconstructions, codes, dilation -> path): the atom grid, test images beside their
     reconstructions, their code histograms (report Fig. 5) and their max-approximation to dilation

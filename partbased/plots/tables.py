@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from partbased.io import atomic_path
+from partbased.io import write_bytes
 
 from .columns import IDENTITY, METRICS
 
@@ -167,5 +167,4 @@ def metrics_html(
 
 
 def write_metrics_html(table: pd.DataFrame, path: str | Path, **kwargs) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(metrics_html(table, **kwargs), encoding="utf-8")
+    write_bytes(metrics_html(table, **kwargs).encode("utf-8"), path)

@@ -66,18 +66,38 @@ def plot_if_diverged(model, paths: list[str | Path], title: str, dpi: int) -> bo
     return True
 
 
-def _image_axes(nrows: int, ncols: int, extra_height: float = 0.0):
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * style.TILE, nrows * style.TILE + extra_height), squeeze=False)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-    return fig, axes
+def montage(images: np.ndarray, ncols: int) -> np.ndarray:
+    """Tiles (n, h, w) as one (rows * (h + 1) - 1, ncols * (w + 1) - 1) image, NaN between tiles and in
+    empty cells (drawn in the background colour). One imshow instead of one axes per tile: a figure
+    of 36 atoms draws in a tenth of the time (issue "The default run: half the time")."""
+    images = np.asarray(images, dtype=np.float64)
+    n, h, w = images.shape
+    nrows = math.ceil(n / ncols)
+    canvas = np.full((nrows * (h + 1) - 1, ncols * (w + 1) - 1), np.nan)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img
+    return canvas
 
 
-def _row_label(ax, text: str) -> None:
-    ax.set_ylabel(text, rotation=0, ha="right", va="center", labelpad=4)
+def _montage_axes(nrows: int, ncols: int, extra_height: float = 0.0):
+    """A figure sized for nrows x ncols tiles and its one frameless, tickless image axes."""
+    fig, ax = plt.subplots(figsize=(ncols * style.TILE, nrows * style.TILE + extra_height))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return fig, ax
+
+
+def _show(ax, canvas: np.ndarray, cmap: str, vmin: float, vmax: float):
+    colormap = plt.get_cmap(cmap).with_extremes(bad="white")  # the gaps between tiles
+    return ax.imshow(canvas, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
+
+
+def _tile_centres(n: int, size: int) -> np.ndarray:
+    """Pixel coordinates of the centres of n tiles of `size` pixels in a montage row or column."""
+    return np.arange(n) * (size + 1) + (size - 1) / 2
 
 
 def plot_atoms(atoms: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, n_atoms: int, dpi: int) -> None:
@@ -88,44 +108,47 @@ def plot_atoms(atoms: np.ndarray, image_shape: tuple[int, int], path: str | Path
     scale symmetric about 0, shared by all tiles, with a colour bar, so the sign of every pixel reads;
     its limit is the 99th percentile of the magnitudes (the largest 1 % are drawn at full colour).
     """
-    shown = np.asarray(atoms)[:n_atoms].reshape(-1, *image_shape)
+    shown = np.asarray(atoms, dtype=np.float64)[:n_atoms].reshape(-1, *image_shape)
     ncols = min(len(shown), int(math.ceil(math.sqrt(len(shown)))))
     nrows = math.ceil(len(shown) / ncols)
     signed = style.is_signed(shown)
     with style.figure_style():
-        fig, axes = _image_axes(nrows, ncols, extra_height=0.5)
-        fig.subplots_adjust(hspace=0.08, wspace=0.08)
-        for ax in axes.flat[len(shown):]:
-            ax.axis("off")
+        fig, ax = _montage_axes(nrows, ncols, extra_height=0.5)
         if signed:
             limit = style.symmetric_limit(shown)
-            for ax, img in zip(axes.flat, shown):
-                mappable = ax.imshow(img, cmap=style.SIGNED_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
+            mappable = _show(ax, montage(shown, ncols), style.SIGNED_CMAP, -limit, limit)
             clipped = bool((np.abs(shown) > limit).any())
-            bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02, extend="both" if clipped else "neither")
+            bar = fig.colorbar(mappable, ax=ax, shrink=0.8, pad=0.02, extend="both" if clipped else "neither")
             bar.set_label("weight (ends: ±99th percentile)" if clipped else "weight")
             note = "signed atoms: red > 0 > blue, one shared scale"
         else:
-            for ax, img in zip(axes.flat, shown):
-                ax.imshow(img, cmap=style.IMAGE_CMAP, vmin=0, vmax=max(float(np.nanmax(img)), 1e-12), interpolation="nearest")
+            peaks = np.nanmax(shown.reshape(len(shown), -1), axis=1)
+            scaled = shown / np.maximum(np.nan_to_num(peaks), 1e-12)[:, None, None]  # each tile to its own maximum
+            _show(ax, montage(scaled, ncols), style.IMAGE_CMAP, 0.0, 1.0)
             note = "nonnegative atoms: each from 0 (white) to its own maximum"
         fig.suptitle(f"{title}\n{note}")
         style.save(fig, path, dpi)
 
 
+def _image_rows(rows: list[np.ndarray], image_shape: tuple[int, int], labels: list[str], vmax: float, extra_height: float):
+    """Rows of n images each (one montage, one grey scale [0, vmax]), each row labelled on the left."""
+    n = len(rows[0])
+    h, w = image_shape
+    fig, ax = _montage_axes(len(rows), n, extra_height=extra_height)
+    tiles = np.concatenate([np.asarray(r).reshape(n, h, w) for r in rows])
+    _show(ax, montage(tiles, n), style.IMAGE_CMAP, 0.0, vmax)
+    ax.set_yticks(_tile_centres(len(rows), h), labels)
+    ax.tick_params(axis="y", length=0)
+    return fig, ax
+
+
 def plot_reconstructions(x: np.ndarray, x_hat: np.ndarray, image_shape: tuple[int, int], path: str | Path, title: str, dpi: int) -> None:
     """Originals (top row) above their reconstructions (bottom row), on one grey scale [0, max(x)]."""
-    n = len(x)
     vmax = max(float(np.nanmax(x)), 1e-12)
     with style.figure_style():
-        fig, axes = _image_axes(2, n, extra_height=0.4)
-        for j in range(n):
-            for i, img in enumerate((x[j], x_hat[j])):
-                axes[i, j].imshow(img.reshape(image_shape), cmap=style.IMAGE_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
-        _row_label(axes[0, 0], "original")
-        _row_label(axes[1, 0], "reconstruction")
+        fig, _ = _image_rows([x, x_hat], image_shape, ["original", "reconstruction"], vmax, extra_height=0.4)
         mse = float(np.mean((np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)) ** 2))
-        fig.suptitle(f"{title}\nMSE of these {n} images: {mse:.4g}")
+        fig.suptitle(f"{title}\nMSE of these {len(x)} images: {mse:.4g}")
         style.save(fig, path, dpi)
 
 
@@ -140,6 +163,7 @@ def plot_code_histograms(
     """
     codes = np.asarray(codes, dtype=np.float64)  # (n, k)
     n, k = codes.shape
+    h, w = image_shape
     finite = codes[np.isfinite(codes)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     low = min(low, 0.0)  # nonnegative codes start at 0, where the sparse units sit
@@ -150,16 +174,18 @@ def plot_code_histograms(
     with style.figure_style():
         fig = plt.figure(figsize=(n * 1.15, 3.3))
         grid = fig.add_gridspec(2, n, height_ratios=(1, 1.4), hspace=0.15, wspace=0.15)
+        ax_img = fig.add_subplot(grid[0, :])  # the n images as one montage over the n histograms
+        _show(ax_img, montage(np.asarray(x).reshape(n, h, w), n), style.IMAGE_CMAP, 0.0, vmax)
+        ax_img.set_axis_off()
+        if labels is not None:
+            for centre, label in zip(_tile_centres(n, w), labels):
+                ax_img.text(centre, -1, f"class {label}", ha="center", va="bottom", fontsize=style.FONT)
         share = None
         for j in range(n):
-            ax_img = fig.add_subplot(grid[0, j])
-            ax_img.imshow(x[j].reshape(image_shape), cmap=style.IMAGE_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
-            ax_img.set_axis_off()
-            if labels is not None:
-                ax_img.set_title(f"class {labels[j]}")
             ax = fig.add_subplot(grid[1, j], sharey=share)
             share = share or ax
-            ax.hist(codes[j][np.isfinite(codes[j])], bins=bins, color=style.LINE_STYLES[0][0])
+            counts, _ = np.histogram(codes[j][np.isfinite(codes[j])], bins=bins)
+            ax.stairs(counts, bins, fill=True, color=style.LINE_STYLES[0][0])  # one patch, not one per bin
             ax.set_xlim(low, high)
             ax.set_xticks([low, high])
             if j:  # one range for all panels: its end values once, on the first
@@ -183,19 +209,15 @@ def plot_dilation(
 ) -> None:
     """Max-approximation to dilation (part-based-autoencoders-report Sec. 3.4, Fig. 7): the original,
     its dilation by a disk of radius 1, and the decoding of its code with dilated atoms (bias not
-    dilated). One grey scale [0, max of the dilated originals]; each column titled with its error."""
-    n = len(x)
+    dilated). One grey scale [0, max of the dilated originals]; each column labelled with its error."""
     vmax = max(float(np.nanmax(x_dilated)), 1e-12)
     errors = np.mean((np.asarray(x_dilated_atoms, np.float64) - np.asarray(x_dilated, np.float64)) ** 2, axis=1)  # (n,)
     with style.figure_style():
-        fig, axes = _image_axes(3, n, extra_height=0.6)
-        for j in range(n):
-            for i, img in enumerate((x[j], x_dilated[j], x_dilated_atoms[j])):
-                axes[i, j].imshow(img.reshape(image_shape), cmap=style.IMAGE_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
-            axes[2, j].set_xlabel(f"{errors[j]:.2g}")
-        _row_label(axes[0, 0], "original")
-        _row_label(axes[1, 0], "dilation δ₁(x)")
-        _row_label(axes[2, 0], "dilated atoms")
+        fig, ax = _image_rows(
+            [x, x_dilated, x_dilated_atoms], image_shape, ["original", "dilation δ₁(x)", "dilated atoms"], vmax, extra_height=0.6
+        )
+        ax.set_xticks(_tile_centres(len(x), image_shape[1]), [f"{e:.2g}" for e in errors])
+        ax.tick_params(axis="x", length=0)
         fig.suptitle(f"{title}\nmax-approximation to dilation; under each: its MSE to δ₁(x), mean {errors.mean():.3g}")
         style.save(fig, path, dpi)
 

@@ -6,6 +6,7 @@ digits PCA codes with columns scaled over four decades (badly scaled: large C co
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,45 @@ def test_importing_metrics_imports_no_heavy_library():
     repo = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**32 - 1])
+@pytest.mark.parametrize(
+    "counts, test_size",
+    [([50] * 10, 0.2), ([7, 3, 5], 0.5), ([13, 11, 2, 9], 0.35), ([4, 4, 4, 4], 0.3), ([100, 3], 0.08), ([6] * 5, 0.05)],
+)
+def test_splits_are_scikit_learns_index_for_index(counts, test_size, seed):
+    from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
+
+    from partbased.metrics.splits import shuffle_splits, stratified_train_test_split
+
+    rng = np.random.default_rng(seed % 1000)
+    y = rng.permutation(np.repeat(np.arange(len(counts)), counts))  # classes interleaved, uneven, with ties
+    x = np.arange(len(y) * 2, dtype=float).reshape(len(y), 2)
+    if math.ceil(test_size * len(y)) < len(counts):  # a side smaller than the classes: both must refuse
+        with pytest.raises(ValueError):
+            shuffle_splits(y, 3, test_size, seed)
+        return
+    ours = stratified_train_test_split(x, y, test_size, seed)
+    theirs = train_test_split(x, y, test_size=test_size, stratify=y, random_state=seed)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+    ours = shuffle_splits(y, 5, test_size, seed)
+    theirs = list(StratifiedShuffleSplit(5, test_size=test_size, random_state=seed).split(x, y))
+    assert len(ours) == len(theirs) == 5
+    for (a_train, a_test), (b_train, b_test) in zip(ours, theirs):
+        np.testing.assert_array_equal(a_train, b_train)
+        np.testing.assert_array_equal(a_test, b_test)
+
+
+def test_svm_score_imports_no_scikit_learn():
+    # the evaluation job of every model but PCA pays no scikit-learn import (~1.6 s CPU here)
+    code = (
+        "import sys, numpy as np; from partbased.metrics.svm import SVMProtocol, svm_score; "
+        "rng = np.random.default_rng(0); y = np.repeat(np.arange(3), 40); x = rng.normal(size=(120, 4)) + y[:, None]; "
+        "r = svm_score(x, y, SVMProtocol(n_C=3, cv_splits=2, eval_splits=2, holdout=0.5, eval_test_size=0.5), seed=0, device='cpu'); "
+        "print(r.accuracy > 0.5, 'sklearn' in sys.modules)"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo).stdout
+    assert out.strip() == "True False"

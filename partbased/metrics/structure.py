@@ -101,7 +101,6 @@ def pca_angle_max(atoms: np.ndarray, x_train: np.ndarray) -> float:
     the PCA subspace is then the whole space spanned by the data and the angle says nothing.
     """
     from scipy.linalg import subspace_angles
-    from sklearn.decomposition import PCA
 
     atoms = np.asarray(atoms, dtype=np.float64).reshape(len(atoms), -1)  # (k, pixels)
     x_train = np.asarray(x_train)
@@ -114,9 +113,12 @@ def pca_angle_max(atoms: np.ndarray, x_train: np.ndarray) -> float:
         log.warning("pca_angle_max: the %d atoms span %d dimensions (rank %d < %d), so they miss a direction of the "
                     "%d-dimensional PCA subspace: 90°", k, rank, rank, k, k)
         return 90.0
-    # The covariance route of scikit-learn's PCA: exact top-k subspace, ~4x cheaper than a full SVD for n >> pixels.
-    components = PCA(n_components=k, svd_solver="covariance_eigh").fit(x_train).components_  # (k, pixels)
-    return float(np.degrees(subspace_angles(atoms.T, components.T)).max())
+    # scikit-learn's PCA(svd_solver="covariance_eigh") computed here in numpy: the top-k eigenvectors of the centred
+    # data's covariance (exact, ~4x cheaper than a full SVD for n >> pixels), without its ~1.6 s import per job
+    centred = x_train.astype(np.float64) - x_train.mean(axis=0, dtype=np.float64)
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # eigenvalues ascending
+    components = vectors[:, ::-1][:, :k]  # (pixels, k)
+    return float(np.degrees(subspace_angles(atoms.T, components)).max())
 
 
 def structure_metrics(model: Model, x_train: np.ndarray, bars_size: int | None) -> dict[str, float]:

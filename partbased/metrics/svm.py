@@ -7,7 +7,7 @@ StratifiedShuffleSplit(test_size=0.05) splits of the held-out 20 %. The authors'
 `LinearSVC(dual=False)` (PonchonB/Mathematical_Morphologies_And_Deep_Learning `SourceCode/metrics.py`,
 per [REF]).
 
-Both solvers see the same splits (the same scikit-learn calls and seeds) and solve the same
+Both solvers see the same splits (scikit-learn's draws for the same seeds, partbased.metrics.splits) and solve the same
 problem: `liblinear` is scikit-learn's LinearSVC through GridSearchCV and cross_val_score (the
 reference); `torch` (default) solves every C × split × class of a stage together
 (partbased.metrics.svm_torch) and applies GridSearchCV's choice rule to its accuracies.
@@ -133,14 +133,15 @@ def _check_class_counts(labels: np.ndarray, field: str, subset: str) -> None:
 
 
 def protocol_splits(codes: np.ndarray, labels: np.ndarray, protocol: SVMProtocol, seed: int) -> _Splits:
-    """The protocol's splits, drawn as the published code draws them; all randomness derives from seed.
+    """The protocol's splits, drawn as the published code draws them (the same indices as these
+    scikit-learn calls, partbased.metrics.splits); all randomness derives from seed.
 
     1. train_test_split(stratify, test_size=holdout): fit part and held-out part ([REF] 80/20).
     2. StratifiedShuffleSplit(cv_splits, test_size=cv_test_size) of the fit part (the C search).
     3. StratifiedShuffleSplit(eval_splits, test_size=eval_test_size) of the held-out part (the score).
     Raises ValueError naming the SVMProtocol field to change when a split is too small.
     """
-    from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
+    from partbased.metrics.splits import shuffle_splits, stratified_train_test_split
 
     codes = np.asarray(codes, dtype=np.float64)
     labels = np.asarray(labels)
@@ -156,16 +157,14 @@ def protocol_splits(codes: np.ndarray, labels: np.ndarray, protocol: SVMProtocol
     _check_class_counts(labels, "holdout", "the codes")
     seed_split, seed_cv, seed_eval, seed_svm = (int(s) for s in np.random.SeedSequence(seed).generate_state(4))
     _check_split(len(labels), protocol.holdout, n_classes, "holdout", "all codes")
-    x_fit, x_held, y_fit, y_held = train_test_split(
-        codes, labels, test_size=protocol.holdout, stratify=labels, random_state=seed_split
-    )
+    x_fit, x_held, y_fit, y_held = stratified_train_test_split(codes, labels, protocol.holdout, seed_split)
     _check_split(len(y_fit), protocol.cv_test_size, n_classes, "cv_test_size", "fit part")
     _check_split(len(y_held), protocol.eval_test_size, n_classes, "eval_test_size", "held-out part")
     _check_class_counts(y_held, "holdout", "the held-out part")
     _check_class_counts(y_fit, "holdout", "the fit part")
-    cv = StratifiedShuffleSplit(protocol.cv_splits, test_size=protocol.cv_test_size, random_state=seed_cv)
-    ev = StratifiedShuffleSplit(protocol.eval_splits, test_size=protocol.eval_test_size, random_state=seed_eval)
-    return _Splits(x_fit, y_fit, list(cv.split(x_fit, y_fit)), x_held, y_held, list(ev.split(x_held, y_held)), seed_svm)
+    cv = shuffle_splits(y_fit, protocol.cv_splits, protocol.cv_test_size, seed_cv)
+    ev = shuffle_splits(y_held, protocol.eval_splits, protocol.eval_test_size, seed_eval)
+    return _Splits(x_fit, y_fit, cv, x_held, y_held, ev, seed_svm)
 
 
 def best_C_index(cv_accuracy: np.ndarray) -> int:

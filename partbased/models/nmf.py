@@ -84,6 +84,12 @@ class NMF(Factorization):
             return {"num": torch.empty(rows, k, **opts), "den": torch.empty(rows, k, **opts)}
         return {name: torch.empty(size, rows, **opts) for name, size in (("wx", k), ("ht", k), ("grad", min(k, HALS_GROUP)))} | {"step": torch.empty(rows, **opts)}
 
+    def _component_major(self, h: torch.Tensor) -> torch.Tensor:
+        """H (n, k) with the same values, stored as Hᵀ (k, n) for hals: its sweep then updates each block's
+        components in place, without copying the block to Hᵀ and back at every iteration (16 % of an
+        iteration at n = 20,000, k = 100). MU keeps H row-major (its products read rows)."""
+        return h.T.contiguous().T if self.config.solver == "hals" else h
+
     def _update_h_(self, x: torch.Tensor, h: torch.Tensor, w: torch.Tensor, ww: torch.Tensor, work: dict[str, torch.Tensor], sweeps: int = 1) -> None:
         """`sweeps` updates of a block of rows of H (rows, k), in place, W fixed."""
         rows = len(x)
@@ -95,11 +101,13 @@ class NMF(Factorization):
                 floor_(h.mul_(num).div_(den))  # above the denormals (nmf_base.floor_)
             return
         wx = torch.mm(w, x.T, out=work["wx"][:, :rows])  # (k, rows): (X Wᵀ)ᵀ
-        ht = work["ht"][:, :rows].copy_(h.T)  # (k, rows): Hᵀ, a component per contiguous row
+        in_place = h.stride(0) == 1  # H held component-major (_component_major): Hᵀ's rows are contiguous as they are
+        ht = h.T if in_place else work["ht"][:, :rows].copy_(h.T)  # (k, rows): Hᵀ, a component per contiguous row
         inv = _inverse_diagonal(ww)  # (k,): 1 / (W Wᵀ)[t, t], 0 where that is 0
         for _ in range(sweeps):
             _hals_sweep_(ht, wx, ww, inv, work["grad"][:, :rows], work["step"][:rows])
-        h.copy_(ht.T)
+        if not in_place:
+            h.copy_(ht.T)
 
     def _update_w_(self, hx: torch.Tensor, hh: torch.Tensor, w: torch.Tensor) -> None:
         """W (k, pixels) in place from Hᵀ X and Hᵀ H of the new H."""
@@ -139,6 +147,7 @@ class NMF(Factorization):
             self.history = state["history"]
         else:
             self.history = [{"iteration": 0, "loss": frobenius_cost(xx, h.T @ xt, h.T @ h, w) / n}]
+        h = self._component_major(h)
         rows = self._block_rows(n)
         work = self._work(rows)
         hx = torch.empty(cfg.k, xt.shape[1], dtype=self.dtype, device=self.device)  # Hᵀ X
@@ -160,7 +169,7 @@ class NMF(Factorization):
                 self.history.append({"iteration": i, "loss": loss})
                 if resume and resume.due(i):
                     resume.save({"step": i, "h": h.cpu().clone(), "w": w.cpu().clone(), "history": list(self.history)})
-        self.W, self.H = w, h
+        self.W, self.H = w, h.contiguous()  # row-major again for the codes and the checkpoint
         self.metadata["device"] = str(self.device)
         return self
 
@@ -169,7 +178,7 @@ class NMF(Factorization):
         self._check_fitted()
         xt = self._as_tensor(x, "encode")  # (n, pixels)
         n = xt.shape[0]
-        h = self._uniform("H", (n, self.config.k), 0.0, init_scale(xt, self.config.k))  # (n, k)
+        h = self._component_major(self._uniform("H", (n, self.config.k), 0.0, init_scale(xt, self.config.k)))  # (n, k)
         rows = self._block_rows(n)
         work, ww = self._work(rows), self.W @ self.W.T
         with torch.no_grad():

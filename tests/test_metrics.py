@@ -125,6 +125,9 @@ def test_dilate_equals_per_image_loop_including_borders():
     out = dilate(stack)
     ref = np.stack([dilation(img, disk(1)) for img in stack])
     np.testing.assert_array_equal(out, ref)
+    signed = rng.standard_normal((4, 5, 3))  # signed atoms, a non-square image, negative borders
+    signed[:, 0, :] = -9.0
+    np.testing.assert_array_equal(dilate(signed), np.stack([dilation(img, disk(1)) for img in signed]))
     assert out.shape == stack.shape
     assert not np.array_equal(out, stack)
     assert np.all(out >= stack)

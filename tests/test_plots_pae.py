@@ -223,3 +223,15 @@ def test_script_writes_three_pngs(models, digits, tmp_path, with_no_kl):
     for path in out.iterdir():
         assert path.read_bytes()[:8] == PNG_MAGIC
     assert "wrote" in (tmp_path / "log" / "plot_pae.log").read_text()
+
+
+def test_weibull_closed_forms_are_scipys():
+    from partbased.plots.pae import _weibull_pdf, _weibull_ppf
+
+    k = np.array([0.5, 1.0, 1.7, 4.0])[:, None]
+    lam = np.array([0.3, 1.0, 2.5, 0.8])[:, None]
+    h = np.linspace(0.0, 5.0, 51)[None, :]
+    with np.errstate(divide="ignore"):  # k < 1 at h = 0: inf on both sides
+        np.testing.assert_allclose(_weibull_pdf(h, k, lam), weibull_min.pdf(h, c=k, scale=lam), rtol=1e-12, atol=0)
+    q = np.linspace(0.001, 0.999, 37)[None, :]
+    np.testing.assert_allclose(_weibull_ppf(q, k, lam), weibull_min.ppf(q, c=k, scale=lam), rtol=1e-12)

@@ -194,14 +194,27 @@ def test_splits_are_scikit_learns_index_for_index(counts, test_size, seed):
         np.testing.assert_array_equal(a_test, b_test)
 
 
-def test_svm_score_imports_no_scikit_learn():
-    # the evaluation job of every model but PCA pays no scikit-learn import (~1.6 s CPU here)
-    code = (
-        "import sys, numpy as np; from partbased.metrics.svm import SVMProtocol, svm_score; "
-        "rng = np.random.default_rng(0); y = np.repeat(np.arange(3), 40); x = rng.normal(size=(120, 4)) + y[:, None]; "
-        "r = svm_score(x, y, SVMProtocol(n_C=3, cv_splits=2, eval_splits=2, holdout=0.5, eval_test_size=0.5), seed=0, device='cpu'); "
-        "print(r.accuracy > 0.5, 'sklearn' in sys.modules)"
-    )
+def test_an_evaluation_job_imports_no_scikit_learn_scikit_image_or_scipy_stats(tmp_path):
+    # what an evaluation job of a non-PCA model runs: metrics, structure metrics and its four figures. Those
+    # imports cost ~1.6 s, 0.6 s and 0.5 s of CPU per job here (issue "The default run: half the time").
+    code = f"""
+import logging, sys, numpy as np
+from partbased.metrics import SVMProtocol, evaluate, structure_metrics
+from partbased.models import build_model
+from partbased.plots.images import plot_point_figures
+from partbased.data import Split
+rng = np.random.default_rng(0)
+y = np.repeat(np.arange(3), 40)
+x = (rng.random((120, 64)) * (1 + y[:, None] * np.eye(64)[y * 20])).astype(np.float32)
+model = build_model("nmf", {{"k": 4, "max_iter": 20, "device": "cpu"}}).fit(x)
+m = evaluate(model, x, y, (8, 8), SVMProtocol(n_C=3, cv_splits=2, eval_splits=2, holdout=0.5, eval_test_size=0.5), seed=0)
+m |= structure_metrics(model, x, None)
+test = Split(x=x, labels=y, image_shape=(8, 8), spec={{}})
+paths = {{n: r"{tmp_path}/" + n + ".png" for n in ("atoms", "reconstructions", "codes", "dilation")}}
+plot_point_figures(model, test, paths, "t", {{"dpi": 30, "n_atoms": 4, "n_reconstructions": 3, "seed": 0}}, logging.getLogger())
+print(np.isfinite(m["svm_accuracy"]), sorted(k for k in ("sklearn", "skimage", "scipy.stats") if k in sys.modules))
+"""
     repo = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo).stdout
-    assert out.strip() == "True False"
+    assert out.strip() == "True []"
+    assert len(list(tmp_path.glob("*.png"))) == 4

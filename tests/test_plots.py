@@ -20,7 +20,7 @@ from partbased.plots.comparison import pareto_front, plot_metric_table, plot_mod
 from partbased.plots.hyperparams import plot_metrics
 from partbased.plots.images import pick_images, plot_atoms, plot_code_histograms, plot_dilation, plot_reconstructions
 from partbased.plots.penalties import penalty_curves, plot_penalties
-from partbased.plots.tables import cell_text, metrics_html, read_rows, read_table
+from partbased.plots.tables import cell_text, metrics_html, read_rows, read_table, reading_order
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -106,6 +106,14 @@ def test_html_table_has_every_row_integer_k_and_directions():
     assert "recon_error ↓" in page and "svm_accuracy ↑" in page and "hoyer_atoms</th>" in page
     assert 'class="diverged"' in page and "addEventListener" in page  # sortable, diverged marked
     assert "http" not in page  # self-contained
+
+
+def test_metrics_page_shows_identity_then_metrics_then_settings():
+    columns = ["dataset", "model", "family", "alpha", "beta", "k", "lr", "seed", "recon_error", "hoyer_codes", "svm_accuracy", "status"]
+    order = reading_order(columns)
+    assert order[:5] == ["dataset", "model", "family", "k", "seed"]
+    assert order[5:9] == ["recon_error", "hoyer_codes", "svm_accuracy", "status"]  # before any setting
+    assert order[9:] == ["alpha", "beta", "lr"] and sorted(order) == sorted(columns)
 
 
 def test_integers_stay_integers_where_other_rows_leave_them_empty(tmp_path):

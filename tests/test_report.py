@@ -126,3 +126,16 @@ def test_editing_a_one_point_model_redraws_no_other_models_figure(tiny_run, tmp_
         "plot_comparison": 2,  # the datasets' cross-model figures draw PCA's rows; the AE's own figures do not
         "all": 1,
     }
+
+
+def test_the_description_page_names_every_data_source_and_model_family():
+    # a source or family missing from report/workflow.rst prints as its bare key on the landing page
+    from pathlib import Path
+
+    from partbased.data import SOURCES
+    from partbased.models import MODELS
+
+    text = (Path(__file__).resolve().parents[1] / "report" / "workflow.rst").read_text()
+    keys = set(re.findall(r'^\s+"(\w+)": "', text, flags=re.M))
+    assert set(SOURCES) <= keys, sorted(set(SOURCES) - keys)
+    assert set(MODELS) <= keys, sorted(set(MODELS) - keys)

@@ -132,8 +132,8 @@ keep only the rows that contain the text. The same table as CSV: <code>{csv_name
 
 
 METRICS_INTRO = (
-    "One row per grid point, {n_rows} rows. ↓: lower is better, ↑: higher is better; columns without "
-    "an arrow describe the representation."
+    "One row per grid point, {n_rows} rows: what the point is, its metrics, then every effective setting of its "
+    "model. ↓: lower is better, ↑: higher is better; columns without an arrow describe the representation."
 )
 
 
@@ -164,6 +164,16 @@ def metrics_html(
         title=html.escape(title), intro=html.escape(intro.format(n_rows=len(table))), csv_name=html.escape(csv_name),
         header="".join(header), body="\n".join(rows),
     )
+
+
+def reading_order(columns) -> list[str]:
+    """The metrics page's column order: what a row is (dataset, model, family, k, seed), then the metrics
+    (columns.METRICS' order) and status, then every other effective setting, so that the numbers a reader
+    compares are on screen without scrolling past 40 settings (metrics.csv keeps its tidy order)."""
+    columns = list(columns)
+    first = [c for c in (*IDENTITY, "k", "seed") if c in columns]
+    metrics = [c for c in (*METRICS, "status") if c in columns and c not in first]
+    return first + metrics + [c for c in columns if c not in first and c not in metrics]
 
 
 def write_metrics_html(table: pd.DataFrame, path: str | Path, **kwargs) -> None:

@@ -78,11 +78,11 @@ class NMF(Factorization):
 
     def _work(self, rows: int) -> dict[str, torch.Tensor]:
         """Per-block scratch arrays, reused by every block: eq. (6)'s numerator and denominator (mu);
-        X Wᵀ and H transposed so that a component is a contiguous row, and one component's step (hals)."""
+        X Wᵀ, a group of components' gradients and one component's step (hals; H itself is held component-major)."""
         k, opts = self.config.k, {"dtype": self.dtype, "device": self.device}
         if self.config.solver == "mu":
             return {"num": torch.empty(rows, k, **opts), "den": torch.empty(rows, k, **opts)}
-        return {name: torch.empty(size, rows, **opts) for name, size in (("wx", k), ("ht", k), ("grad", min(k, HALS_GROUP)))} | {"step": torch.empty(rows, **opts)}
+        return {name: torch.empty(size, rows, **opts) for name, size in (("wx", k), ("grad", min(k, HALS_GROUP)))} | {"step": torch.empty(rows, **opts)}
 
     def _component_major(self, h: torch.Tensor) -> torch.Tensor:
         """H (n, k) with the same values, stored as Hᵀ (k, n) for hals: its sweep then updates each block's
@@ -101,13 +101,11 @@ class NMF(Factorization):
                 floor_(h.mul_(num).div_(den))  # above the denormals (nmf_base.floor_)
             return
         wx = torch.mm(w, x.T, out=work["wx"][:, :rows])  # (k, rows): (X Wᵀ)ᵀ
-        in_place = h.stride(0) == 1  # H held component-major (_component_major): Hᵀ's rows are contiguous as they are
-        ht = h.T if in_place else work["ht"][:, :rows].copy_(h.T)  # (k, rows): Hᵀ, a component per contiguous row
+        assert h.stride(0) == 1, "hals: H must be held component-major (_component_major)"
+        ht = h.T  # (k, rows): a view of H, a component per contiguous row, updated in place
         inv = _inverse_diagonal(ww)  # (k,): 1 / (W Wᵀ)[t, t], 0 where that is 0
         for _ in range(sweeps):
             _hals_sweep_(ht, wx, ww, inv, work["grad"][:, :rows], work["step"][:rows])
-        if not in_place:
-            h.copy_(ht.T)
 
     def _update_w_(self, hx: torch.Tensor, hh: torch.Tensor, w: torch.Tensor) -> None:
         """W (k, pixels) in place from Hᵀ X and Hᵀ H of the new H."""

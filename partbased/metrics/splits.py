@@ -16,14 +16,12 @@ import numpy as np
 
 
 def split_sizes(n_samples: int, test_size: float) -> tuple[int, int]:
-    """(n_train, n_test) for a float test_size, as `_validate_shuffle_split`: n_test = ceil(test_size * n)."""
+    """(n_train, n_test) for a float test_size, as `_validate_shuffle_split`: n_test = ceil(test_size * n).
+    A side too small for the classes is refused by stratified_shuffle_split."""
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
     n_test = math.ceil(test_size * n_samples)
-    n_train = n_samples - n_test
-    if n_train < 1 or n_test < 1:
-        raise ValueError(f"test_size={test_size} of {n_samples} samples leaves an empty side")
-    return n_train, n_test
+    return n_samples - n_test, n_test
 
 
 def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:

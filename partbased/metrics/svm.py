@@ -17,12 +17,13 @@ scikit-learn and torch are imported inside the functions that use them.
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from partbased.metrics.splits import shuffle_splits, split_sizes, stratified_train_test_split
 
 log = logging.getLogger("partbased")
 
@@ -102,12 +103,11 @@ class _Splits:
 def _check_split(n: int, test_size: float, n_classes: int, field: str, subset: str) -> None:
     """Raise if a stratified split of n samples with test_size leaves a side with < n_classes samples.
 
-    Sizes are computed as scikit-learn does: n_test = ceil(test_size * n), n_train = n - n_test.
+    Sizes are computed as scikit-learn does (splits.split_sizes: n_test = ceil(test_size * n), n_train = n - n_test).
     """
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"SVMProtocol.{field} must be in (0, 1), got {test_size}")
-    n_test = math.ceil(test_size * n)
-    n_train = n - n_test
+    n_train, n_test = split_sizes(n, test_size)
     if n_test < n_classes:
         raise ValueError(
             f"SVMProtocol.{field}={test_size} gives {n_test} test samples out of {n} ({subset}), fewer than "
@@ -141,8 +141,6 @@ def protocol_splits(codes: np.ndarray, labels: np.ndarray, protocol: SVMProtocol
     3. StratifiedShuffleSplit(eval_splits, test_size=eval_test_size) of the held-out part (the score).
     Raises ValueError naming the SVMProtocol field to change when a split is too small.
     """
-    from partbased.metrics.splits import shuffle_splits, stratified_train_test_split
-
     codes = np.asarray(codes, dtype=np.float64)
     labels = np.asarray(labels)
     if codes.ndim != 2 or len(codes) != len(labels):

@@ -47,13 +47,12 @@ def weibull_pdf_grid(k: np.ndarray, lam: np.ndarray, grid: np.ndarray) -> np.nda
     if np.any(~np.isfinite(k)) or np.any(~np.isfinite(lam)) or np.any(k <= 0) or np.any(lam <= 0):
         raise ValueError("weibull_pdf_grid: k and λ must be finite and positive")
     grid = np.asarray(grid, dtype=np.float64)  # (g,)
-    with np.errstate(divide="ignore"):  # k < 1 at h = 0: inf, as it should be
-        return _weibull_pdf(grid[None, :], k[:, None], lam[:, None])  # (d, g)
+    return _weibull_pdf(grid[None, :], k[:, None], lam[:, None])  # (d, g)
 
 
 def _weibull_pdf(h: np.ndarray, k, lam) -> np.ndarray:
     z = h / lam
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # k < 1 at h = 0: inf, as it should be
         return np.where(h < 0, 0.0, k / lam * z ** (k - 1) * np.exp(-(z**k)))
 
 
